@@ -1,0 +1,126 @@
+"""The K+1 conditional GAN as a keras.Model with its own train_step.
+
+Losses (the seed report's):
+  D: CE(D(x_real), y_real) + CE(D(G(z, y)), FAKE_CLASS)
+  G: CE(D(G(z, y)), y)
+where CE is the mean sparse categorical cross-entropy over D's 11 logits.
+
+Randomness inside a step is stateless and keyed by (config.seed, step), so the
+whole random state of training is the step counter, which is checkpointed.
+"""
+
+import keras
+import tensorflow as tf
+
+from model_pkg import contract, networks
+
+# Offsets that give each random draw of a step its own stateless stream.
+_D_NOISE, _D_LABELS, _G_NOISE, _G_LABELS = range(4)
+_DRAWS_PER_STEP = 4
+
+
+class ConditionalGAN(keras.Model):
+    """Holds G, D, their optimizers and the step counter; trains one step at a time."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(name="conditional_gan", **kwargs)
+        self.config = config
+        self.generator = networks.build_generator(config)
+        self.discriminator = networks.build_discriminator(config)
+        self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros",
+                                    trainable=False, name="step")
+        self._ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Adam for both nets with the config's rates unless optimizers are given."""
+        super().compile(**kwargs)
+        cfg = self.config
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(
+            cfg.d_learning_rate, beta_1=cfg.adam_beta1, beta_2=cfg.adam_beta2, name="d_adam")
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(
+            cfg.g_learning_rate, beta_1=cfg.adam_beta1, beta_2=cfg.adam_beta2, name="g_adam")
+        # Built now so their slots exist before a checkpoint is restored into them.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def call(self, inputs, training=False):
+        """(label int32 [N], noise float32 [N,100]) -> images in [-1, 1]."""
+        return self.generator(inputs, training=training)
+
+    def _key(self, offset):
+        """Stateless seed of one draw: (config seed, step-and-draw index)."""
+        return tf.stack([tf.constant(self.config.seed, tf.int64),
+                         self.step * _DRAWS_PER_STEP + offset])
+
+    def sample_inputs(self, batch):
+        """Noise and labels for this step's D and G updates (stateless, reproducible)."""
+        out = {}
+        for name, noise_off, label_off in (("d", _D_NOISE, _D_LABELS), ("g", _G_NOISE, _G_LABELS)):
+            noise = tf.random.stateless_normal(
+                [batch, contract.NOISE_DIM], seed=self._key(noise_off))
+            labels = tf.random.stateless_uniform(
+                [batch], seed=self._key(label_off),
+                minval=0, maxval=contract.NUM_CLASSES, dtype=tf.int32)
+            out[name] = (labels, noise)
+        return out
+
+    def train_step(self, data):
+        """One D update then one G update on a batch of real digits.
+
+        Args:
+          data: (images float32 [B,28,28,1] in [-1,1], labels int32 [B] in 0..9).
+        Returns:
+          dict of scalar tensors: d_loss, g_loss, d_real_accuracy, fake_share.
+        """
+        real_images, real_labels = data
+        batch = tf.shape(real_images)[0]
+        draws = self.sample_inputs(batch)
+        fake_class = tf.fill([batch], contract.FAKE_CLASS)
+
+        fake_images = self.generator(draws["d"], training=True)
+        with tf.GradientTape() as tape:
+            # Real and fake go through D as separate batches so each BatchNorm
+            # sees one kind only (a common GAN stabiliser; see README).
+            real_logits = self.discriminator(real_images, training=True)
+            fake_logits = self.discriminator(fake_images, training=True)
+            d_loss = (self._ce(real_labels, real_logits) + self._ce(fake_class, fake_logits))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+
+        g_labels, g_noise = draws["g"]
+        with tf.GradientTape() as tape:
+            logits = self.discriminator(self.generator((g_labels, g_noise), training=True),
+                                        training=True)
+            g_loss = self._ce(g_labels, logits)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        self.step.assign_add(1)
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real_accuracy": _accuracy(real_logits, real_labels),
+            "fake_share": _accuracy(fake_logits, fake_class),
+        }
+
+    def state_variables(self):
+        """Every variable a checkpoint must hold, by a unique, stable key."""
+        groups = {
+            "generator": self.generator.weights,
+            "discriminator": self.discriminator.weights,
+            "g_optimizer": self.g_optimizer.variables,
+            "d_optimizer": self.d_optimizer.variables,
+            "gan": [self.step],
+        }
+        state = {}
+        for prefix, variables in groups.items():
+            for variable in variables:
+                key = f"{prefix}/{variable.path}"
+                if key in state:
+                    raise RuntimeError(f"two variables share the checkpoint key {key!r}")
+                state[key] = variable
+        return state
+
+
+def _accuracy(logits, labels):
+    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(labels, tf.int32))
+    return tf.reduce_mean(tf.cast(hits, tf.float32))

@@ -1,0 +1,78 @@
+"""The seed's generator and discriminator as Keras functional models.
+
+Pure: builds layers, does no I/O, holds no globals. Layer names are fixed so
+that parameter tables, checkpoints and exports refer to the same things.
+"""
+
+import keras
+from keras import layers
+
+from model_pkg import contract
+
+_SEED_GRID = 7          # the generator starts from a 7x7 feature map
+_SEED_FILTERS = 64      # channels of every hidden conv and the 7x7 map
+_DISC_HIDDEN = 128      # width of the discriminator's dense layer
+
+
+def build_generator(config):
+    """The conditional generator G(label, noise).
+
+    Inputs:
+      label: int32 [N] in 0..9 (one-hot encoded inside the model).
+      noise: float32 [N, 100], standard normal in training.
+    Output:
+      float32 [N, 28, 28, 1] in [-1, 1] (tanh); export maps it to [0, 1].
+    Seed table: Dense 348,096; BN 12,544; ConvT 36,928; BN 256; ConvT 577
+    = 398,401 parameters.
+    """
+    label = keras.Input(shape=(), dtype="int32", name=contract.LABEL_KEY)
+    noise = keras.Input(shape=(contract.NOISE_DIM,), dtype="float32", name=contract.NOISE_KEY)
+    one_hot = layers.Lambda(
+        lambda y: keras.ops.one_hot(y, contract.NUM_CLASSES, dtype="float32"),
+        output_shape=(contract.NUM_CLASSES,), name="one_hot")(label)
+    x = layers.Concatenate(name="concat")([one_hot, noise])
+    x = layers.Dense(_SEED_GRID * _SEED_GRID * _SEED_FILTERS, name="dense")(x)
+    x = _bn(config, "dense_bn")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="dense_act")(x)
+    x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape")(x)
+    x = layers.UpSampling2D(2, name="up1")(x)
+    x = layers.Conv2DTranspose(_SEED_FILTERS, 3, padding="same", name="convt1")(x)
+    x = _bn(config, "convt1_bn")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="convt1_act")(x)
+    x = layers.UpSampling2D(2, name="up2")(x)
+    x = layers.Conv2DTranspose(contract.IMAGE_CHANNELS, 3, padding="same", name="convt2")(x)
+    images = layers.Activation(config.output_activation, name="output")(x)
+    return keras.Model([label, noise], images, name="generator")
+
+
+def build_discriminator(config):
+    """The K+1 discriminator D(image) -> 11 logits.
+
+    Input:  float32 [N, 28, 28, 1] in [-1, 1].
+    Output: float32 [N, 11] logits: classes 0..9 are the digits, 10 is "fake".
+    Seed table: 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
+    """
+    image = keras.Input(shape=contract.IMAGE_SHAPE, dtype="float32", name="image")
+    x = image
+    for i in (1, 2):
+        x = layers.Conv2D(_SEED_FILTERS, 3, padding="same", name=f"conv{i}")(x)
+        x = _bn(config, f"conv{i}_bn")(x)
+        x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(_DISC_HIDDEN, name="dense")(x)
+    x = _bn(config, "dense_bn")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="dense_act")(x)
+    logits = layers.Dense(contract.NUM_DISC_OUTPUTS, name="logits")(x)
+    return keras.Model(image, logits, name="discriminator")
+
+
+def _bn(config, name):
+    return layers.BatchNormalization(momentum=config.bn_momentum,
+                                     epsilon=config.bn_epsilon, name=name)
+
+
+def parameter_table(model):
+    """[(layer name, parameter count)] for layers that hold parameters."""
+    return [(layer.name, layer.count_params()) for layer in model.layers
+            if layer.count_params()]

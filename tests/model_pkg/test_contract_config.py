@@ -1,0 +1,75 @@
+"""The contract module stays pure; configs validate and round-trip."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from model_pkg import config as config_lib, contract
+from model_pkg.config import TrainConfig
+
+
+def test_contract_imports_no_tensorflow_or_numpy():
+    code = ("import sys, model_pkg.contract, model_pkg.config; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_signature_description_matches_contract_md():
+    sig = contract.signature_description()
+    assert sig["name"] == "serving_default"
+    assert sig["inputs"]["label"] == {"dtype": "int32", "shape": [None], "range": [0, 9]}
+    assert sig["inputs"]["noise"]["shape"] == [None, 100]
+    assert sig["outputs"]["images"] == {"dtype": "float32", "shape": [None, 28, 28, 1],
+                                        "range": [0.0, 1.0]}
+    assert contract.MODEL_NAME == "cgan" and contract.FAKE_CLASS == 10
+
+
+def test_seed_preset_is_the_seed_report():
+    seed = config_lib.SEED
+    assert (seed.batch_size, seed.steps) == (64, 10_000)
+    assert (seed.g_learning_rate, seed.d_learning_rate, seed.adam_beta1) == (2e-4, 2e-4, 0.5)
+    assert (seed.leaky_slope, seed.output_activation) == (0.2, "tanh")
+
+
+def test_config_json_round_trip():
+    cfg = dataclasses.replace(config_lib.SEED, seed=7, steps=123)
+    again = TrainConfig.from_json(cfg.to_json())
+    assert again == cfg
+    assert json.loads(cfg.to_json())["seed"] == 7
+
+
+@pytest.mark.parametrize("field, value, rule", [
+    ("batch_size", 0, "integer >= 1"),
+    ("batch_size", 60_001, "<= 60000"),
+    ("steps", -1, "integer >= 0"),
+    ("seed", -3, "[0, 2**31)"),
+    ("adam_beta1", 1.0, "[0, 1)"),
+    ("g_learning_rate", 0.0, "> 0"),
+    ("output_activation", "sigmoid", "one of"),
+])
+def test_bad_config_values_are_refused_naming_field_and_rule(field, value, rule):
+    with pytest.raises(ValueError) as err:
+        dataclasses.replace(config_lib.SEED, **{field: value})
+    assert f"config.{field}=" in str(err.value) and rule in str(err.value)
+
+
+def test_unknown_config_keys_are_refused():
+    data = config_lib.SEED.to_dict() | {"learning_rate": 1}
+    with pytest.raises(ValueError, match="unknown keys.*learning_rate"):
+        TrainConfig.from_dict(data)
+
+
+def test_identity_ignores_run_length_and_bookkeeping_only():
+    base = config_lib.SEED
+    same = dataclasses.replace(base, steps=20_000, checkpoint_every=7, log_every=3)
+    assert same.identity() == base.identity()
+    assert dataclasses.replace(base, seed=1).identity() != base.identity()
+
+
+def test_unknown_preset_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown preset 'best'.*\['default', 'seed'\]"):
+        config_lib.get_preset("best")
