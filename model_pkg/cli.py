@@ -39,9 +39,25 @@ def build_parser():
     train.add_argument("--workdir", required=True, help="checkpoints, samples, logs go here")
     _add_train_flags(train)
 
+    export = sub.add_parser("export", help="publish the next version from a workdir")
+    export.add_argument("--workdir", required=True, help="a training workdir")
+    export.add_argument("--models-dir", help="default: artifacts/models under the project root")
+
+    generate = sub.add_parser("generate", help="draw digits with a published version")
+    generate.add_argument("--model", required=True, help="a version folder, e.g. .../cgan/1")
+    generate.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel"))
+    generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
+    generate.add_argument("--out", required=True, help="PNG file to write")
+    generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
+    generate.add_argument("--seed", type=int, default=0, help="noise seed (NumPy default_rng)")
+
+    evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
+    evaluate.add_argument("version_dir", help="a version folder")
+
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=DEFAULT_PIPELINE_WORKDIR,
                           help="training workdir (default: %(default)s)")
+    pipeline.add_argument("--models-dir", help="default: artifacts/models under the project root")
     _add_train_flags(pipeline)
     return parser
 
@@ -57,12 +73,47 @@ def cmd_train(args):
     return 0
 
 
+def cmd_export(args):
+    from export.exporter import export_from_workdir
+
+    print(export_from_workdir(args.workdir, args.models_dir, log=_stderr))
+    return 0
+
+
+def cmd_generate(args):
+    from export.generate import generate_grid, parse_labels
+
+    images = generate_grid(args.model, args.runtime, parse_labels(args.labels), args.out,
+                           per_label=args.per_label, seed=args.seed)
+    print(f"wrote {len(images)} digits ({args.runtime}) to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args):
+    from export.evaluate import version_metrics
+
+    print(json.dumps(version_metrics(args.version_dir), indent=2))
+    return 0
+
+
 def cmd_pipeline(args):
-    # Training is the whole pipeline until export and parity land (issue 3).
-    return cmd_train(args)
+    """Train (resume-aware), export with parity, print the version and its metrics."""
+    from export.evaluate import version_metrics
+    from export.exporter import export_from_workdir
+
+    cmd_train(args)
+    version_dir = export_from_workdir(args.workdir, args.models_dir, log=_stderr)
+    print(json.dumps(version_metrics(version_dir), indent=2))
+    print(f"new version: {version_dir}")
+    return 0
 
 
-_COMMANDS = {"train": cmd_train, "pipeline": cmd_pipeline}
+def _stderr(line):
+    print(line, file=sys.stderr)
+
+
+_COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
+             "evaluate": cmd_evaluate, "pipeline": cmd_pipeline}
 
 
 def main(argv=None):
@@ -73,7 +124,7 @@ def main(argv=None):
 
     try:
         return _COMMANDS[args.command](args)
-    except (ValueError, DataError, CheckpointError, RuntimeError) as err:
+    except (ValueError, DataError, CheckpointError, RuntimeError, OSError) as err:
         print(f"model-pkg {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -15,3 +15,33 @@ def tiny_config():
     """The seed model with a batch and step count small enough for a test."""
     return dataclasses.replace(config_lib.SEED, batch_size=8, steps=4, checkpoint_every=2,
                                log_every=1, sample_every=2, keep_checkpoints=2)
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory):
+    """A workdir with a 3-step run of the seed model at batch 8 (shared, read-only)."""
+    from model_pkg.train import train_and_evaluate
+
+    workdir = tmp_path_factory.mktemp("trained") / "run"
+    cfg = dataclasses.replace(config_lib.SEED, batch_size=8, steps=3, checkpoint_every=3)
+    train_and_evaluate(cfg, str(workdir), progress=False, log=lambda *_: None)
+    return str(workdir)
+
+
+@pytest.fixture(scope="session")
+def published(trained_workdir, tmp_path_factory):
+    """(models_dir, version_dir) of one version exported from ``trained_workdir`` (read-only)."""
+    from export.exporter import export_from_workdir
+
+    models_dir = str(tmp_path_factory.mktemp("models"))
+    return models_dir, export_from_workdir(trained_workdir, models_dir, log=lambda *_: None)
+
+
+@pytest.fixture
+def version_copy(published, tmp_path):
+    """A private copy of the published version, free to damage."""
+    import shutil
+
+    target = tmp_path / "cgan" / "1"
+    shutil.copytree(published[1], target)
+    return target

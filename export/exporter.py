@@ -1,0 +1,147 @@
+"""export_from_workdir: the newest checkpoint of a workdir -> a published version.
+
+Order: build every file in a staging folder, prove parity there (refusing to
+publish on failure), then under the publish lock number it, stamp the ONNX
+metadata and the manifest, fsync and rename into place.
+"""
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import time
+
+from export import artifacts, parity, publish
+from export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
+from export.runtimes import KerasRuntime, OnnxRuntime, SavedModelRuntime, Tf1SessionRuntime
+from model_pkg import checkpoint, contract
+
+
+class ExportError(RuntimeError):
+    """The workdir has nothing to export."""
+
+
+def load_trained_generator(workdir):
+    """(generator, config, checkpoint meta, checkpoint folder) from the newest valid checkpoint."""
+    from model_pkg.train import build_gan, load_saved_config
+
+    config = load_saved_config(workdir)
+    found = checkpoint.latest_valid(workdir)
+    if config is None or found is None:
+        raise ExportError(f"{workdir}: no training run with a checkpoint to export "
+                          "(run `model-pkg train --workdir DIR` first)")
+    step, folder, meta = found
+    gan = build_gan(config)
+    checkpoint.restore(folder, gan.state_variables())
+    return gan.generator, config, meta, folder
+
+
+def build_staging(generator, staging):
+    """Writes SavedModel, warmup and ONNX into ``staging``; returns timings in seconds."""
+    timings = {}
+    for name, write in (("savedmodel", lambda: artifacts.write_savedmodel(generator, staging)),
+                        ("warmup", lambda: artifacts.write_warmup(staging)),
+                        ("onnx", lambda: artifacts.write_onnx(
+                            generator, os.path.join(staging, contract.ONNX_NAME)))):
+        began = time.perf_counter()
+        write()
+        timings[name] = round(time.perf_counter() - began, 3)
+    return timings
+
+
+def check_staging(generator, staging):
+    """Parity of the four runtimes on the staged files, and refusal of every bad input."""
+    tf2 = SavedModelRuntime(staging, verify=False)
+    tf1 = Tf1SessionRuntime(staging, verify=False)
+    onnx = OnnxRuntime(os.path.join(staging, contract.ONNX_NAME), verify=False)
+    try:
+        report = parity.compare(parity.run_golden([KerasRuntime(generator), tf2, tf1, onnx]))
+        report["bad_inputs_refused"] = parity.check_refusals({
+            "savedmodel_tf2 (graph checks)": tf2.run_unchecked,
+            "savedmodel_tf1 (graph checks)": tf1.run_unchecked,
+            "onnx (validator)": onnx.generate})
+    finally:
+        tf1.close()
+    report["passed"] = True
+    return report
+
+
+def library_versions():
+    """Versions of everything that shaped the artifacts."""
+    import keras
+    import numpy
+    import onnx
+    import onnxruntime
+    import tensorflow
+    import tf2onnx
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__, "tf2onnx": tf2onnx.__version__,
+            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+            "numpy": numpy.__version__}
+
+
+def git_commit():
+    """The project's git commit (with a +dirty mark), or None outside a checkout."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def _finalizer(fields):
+    """finalize(staging, version) for publish(): ONNX metadata, then the manifest."""
+    def finalize(staging, version):
+        manifest = dict(fields, version=version,
+                        created=datetime.datetime.now(datetime.timezone.utc).isoformat())
+        manifest["files"] = file_digests(staging)
+        digest = manifest_digest(manifest)
+        artifacts.set_onnx_metadata(os.path.join(staging, contract.ONNX_NAME), {
+            "model_name": contract.MODEL_NAME, "version": version, "manifest_digest": digest,
+            "signature": json.dumps(contract.signature_description(), sort_keys=True)})
+        written = write_manifest(staging, {k: v for k, v in manifest.items() if k != "files"})
+        if written["digest"] != digest:   # model.onnx is the only file that changed
+            raise RuntimeError("manifest digest moved while stamping model.onnx")
+    return finalize
+
+
+def export_from_workdir(workdir, models_dir=None, log=print):
+    """Publishes the next version from ``workdir``'s newest checkpoint; returns its folder."""
+    began = time.perf_counter()
+    generator, config, meta, folder = load_trained_generator(workdir)
+    root = publish.model_root(models_dir or default_models_dir())
+    os.makedirs(root, exist_ok=True)
+    for name in publish.clean_stale_staging(root):
+        log(f"removed leftover {name} of an interrupted export")
+    with publish.staging_dir(root) as staging:
+        timings = build_staging(generator, staging)
+        began_parity = time.perf_counter()
+        report = check_staging(generator, staging)
+        timings["parity"] = round(time.perf_counter() - began_parity, 3)
+        fields = {
+            "format": MANIFEST_FORMAT, "model_name": contract.MODEL_NAME,
+            "signature": contract.signature_description(),
+            "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME},
+            "libraries": library_versions(), "git_commit": git_commit(),
+            "training": {"config": config.to_dict(), "step": meta["step"],
+                         "checkpoint": os.path.basename(folder),
+                         "checkpoint_state_sha256": meta["state_sha256"]},
+            "data": {"sha256": meta.get("data_sha256"), "source": meta.get("data_source")},
+            "parity": report, "quality": None, "export_seconds": timings,
+        }
+        version, path = publish.publish(root, staging, _finalizer(fields))
+    log(f"published version {version} in {time.perf_counter() - began:.1f} s "
+        f"(max parity difference {max(report['max_abs_diff'].values()):.2e})")
+    return path
+
+
+def default_models_dir():
+    """artifacts/models under the project root (the contract's default)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(root, contract.DEFAULT_MODELS_DIR)

@@ -1,0 +1,99 @@
+"""manifest.json: what a version is, and the check every loader runs first.
+
+``files`` maps every other file of the version folder to its sha256.
+``digest`` is the sha256 of the manifest's canonical JSON without ``digest``
+itself and without the hash of model.onnx; model.onnx carries that digest in
+its metadata_props, so the ONNX file and the manifest vouch for each other.
+"""
+
+import hashlib
+import json
+import os
+
+from model_pkg import contract
+from model_pkg.fileio import atomic_write_json, sha256_file
+
+MANIFEST_FORMAT = 1
+# Files a complete version must list (TF Serving's and ONNX Runtime's inputs).
+REQUIRED_FILES = ("saved_model.pb", "variables/variables.index", contract.WARMUP_RELPATH,
+                  contract.ONNX_NAME)
+
+
+class IntegrityError(RuntimeError):
+    """A version folder does not match its manifest (tampered, damaged or incomplete)."""
+
+
+def file_digests(version_dir):
+    """{posix relative path: sha256} of every file but manifest.json, sorted."""
+    digests = {}
+    for folder, _, names in os.walk(version_dir):
+        for name in names:
+            full = os.path.join(folder, name)
+            rel = os.path.relpath(full, version_dir).replace(os.sep, "/")
+            if rel != contract.MANIFEST_NAME:
+                digests[rel] = sha256_file(full)
+    return dict(sorted(digests.items()))
+
+
+def manifest_digest(manifest):
+    """sha256 of the canonical manifest minus ``digest`` and the model.onnx hash."""
+    core = {k: v for k, v in manifest.items() if k != "digest"}
+    core["files"] = {k: v for k, v in manifest["files"].items() if k != contract.ONNX_NAME}
+    canonical = json.dumps(core, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def write_manifest(version_dir, manifest):
+    """Adds ``files`` (all current files) and ``digest``, writes manifest.json atomically."""
+    manifest = dict(manifest, files=file_digests(version_dir))
+    manifest["digest"] = manifest_digest(manifest)
+    atomic_write_json(os.path.join(version_dir, contract.MANIFEST_NAME), manifest)
+    return manifest
+
+
+def read_manifest(version_dir):
+    path = os.path.join(version_dir, contract.MANIFEST_NAME)
+    try:
+        with open(path) as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        raise IntegrityError(f"{path}: missing; not a published version") from None
+    except (OSError, ValueError) as err:
+        raise IntegrityError(f"{path}: unreadable or not JSON ({err})") from err
+    if not isinstance(manifest, dict):
+        raise IntegrityError(f"{path}: not a JSON object")
+    for key in ("version", "files", "signature", "digest"):
+        if key not in manifest:
+            raise IntegrityError(f"{path}: has no {key!r} field")
+    return manifest
+
+
+def verify_version(version_dir):
+    """Returns the manifest if every file matches it; raises IntegrityError naming the file."""
+    version_dir = os.path.abspath(version_dir)
+    if not os.path.isdir(version_dir):
+        raise IntegrityError(f"{version_dir}: no such version folder")
+    manifest = read_manifest(version_dir)
+    where = os.path.join(version_dir, contract.MANIFEST_NAME)
+    version, files = manifest["version"], manifest["files"]
+    name = os.path.basename(version_dir)
+    if not isinstance(version, int) or version < 1 or (name.isdigit() and int(name) != version):
+        raise IntegrityError(f"{where}: version {version!r} does not match folder {name!r}")
+    if not isinstance(files, dict):
+        raise IntegrityError(f"{where}: 'files' is not an object")
+    for rel in REQUIRED_FILES:
+        if rel not in files:
+            raise IntegrityError(f"{where}: does not list {rel}; incomplete version")
+    actual = file_digests(version_dir)
+    for rel, expected in files.items():
+        if rel not in actual:
+            raise IntegrityError(f"{os.path.join(version_dir, rel)}: missing")
+        if actual[rel] != expected:
+            raise IntegrityError(f"{os.path.join(version_dir, rel)}: sha256 {actual[rel]} "
+                                 f"does not match the manifest ({expected})")
+    extra = sorted(set(actual) - set(files))
+    if extra:
+        raise IntegrityError(f"{version_dir}: files not in the manifest: {extra}")
+    if manifest_digest(manifest) != manifest["digest"]:
+        raise IntegrityError(f"{where}: digest does not match its contents (edited manifest)")
+    return manifest

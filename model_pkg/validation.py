@@ -1,0 +1,76 @@
+"""The one input validator in front of every Python runtime (NumPy only).
+
+ONNX Runtime runs no asserts, and ONNX's OneHot maps label -1 to class 9
+where TensorFlow gives all zeros, so nothing may reach a runtime before it
+passes here. The SavedModel graph enforces the same rules with tf.debugging
+asserts (export/signature.py), so TF Serving refuses what this refuses.
+"""
+
+import numpy as np
+
+from model_pkg import contract
+
+
+class InputError(ValueError):
+    """A request input breaks the contract. ``.input_name`` and ``.rule`` say how."""
+
+    def __init__(self, input_name, rule, detail=""):
+        self.input_name, self.rule = input_name, rule
+        super().__init__(f"{input_name}: {rule}" + (f" ({detail})" if detail else ""))
+
+
+LABEL_RULE = (f"must be integers in {contract.LABEL_MIN}..{contract.LABEL_MAX}, "
+              f"shape [N] with N >= 1")
+NOISE_RULE = (f"must be finite floats of shape [N, {contract.NOISE_DIM}] "
+              f"with the same N as {contract.LABEL_KEY}")
+
+
+def validate_inputs(label, noise, max_batch=None):
+    """Checks (label, noise) against the contract and returns them in its dtypes.
+
+    Args:
+      label: integer array-like [N], values 0..9 (any integer dtype; not bool/float).
+      noise: float array-like [N, 100], finite (any real float dtype).
+      max_batch: optional upper bound on N.
+    Returns:
+      (int32 [N], float32 [N, 100]) as new contiguous arrays.
+    Raises:
+      InputError naming the input and the rule it breaks.
+    """
+    label = _as_array(contract.LABEL_KEY, label)
+    noise = _as_array(contract.NOISE_KEY, noise)
+    if label.ndim != 1:
+        raise InputError(contract.LABEL_KEY, LABEL_RULE, f"got shape {list(label.shape)}")
+    n = label.shape[0]
+    if n < 1:   # before the dtype: np.asarray([]) is float64
+        raise InputError(contract.LABEL_KEY, LABEL_RULE, "got N = 0")
+    if label.dtype.kind not in "iu":
+        raise InputError(contract.LABEL_KEY, LABEL_RULE, f"got dtype {label.dtype}")
+    if max_batch is not None and n > max_batch:
+        raise InputError(contract.LABEL_KEY, f"N must be <= {max_batch}", f"got N = {n}")
+    bad = np.flatnonzero((label < contract.LABEL_MIN) | (label > contract.LABEL_MAX))
+    if bad.size:
+        raise InputError(contract.LABEL_KEY, LABEL_RULE,
+                         f"got {label[bad[0]]} at index {bad[0]}")
+    if noise.dtype.kind != "f":
+        raise InputError(contract.NOISE_KEY, NOISE_RULE, f"got dtype {noise.dtype}")
+    if noise.ndim != 2 or noise.shape[1] != contract.NOISE_DIM or noise.shape[0] != n:
+        raise InputError(contract.NOISE_KEY, NOISE_RULE,
+                         f"got shape {list(noise.shape)} for N = {n}")
+    with np.errstate(over="ignore"):   # overflow becomes inf, refused just below
+        noise32 = np.ascontiguousarray(noise, dtype=np.float32)
+    if not np.isfinite(noise32).all():   # checked after the cast: 1e39 -> inf in float32
+        row = int(np.argwhere(~np.isfinite(noise32))[0][0])
+        raise InputError(contract.NOISE_KEY, NOISE_RULE, f"non-finite value in row {row}")
+    return np.ascontiguousarray(label, dtype=np.int32), noise32
+
+
+def _as_array(name, value):
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:   # ragged lists and the like
+        raise InputError(name, "must be a rectangular numeric array", str(err)) from err
+    if array.dtype.kind not in "iuf":
+        raise InputError(name, LABEL_RULE if name == contract.LABEL_KEY else NOISE_RULE,
+                         f"got dtype {array.dtype}")
+    return array

@@ -1,0 +1,92 @@
+"""Every runtime draws the same digits within 1e-5 and refuses every bad input."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from export import parity
+from export.exporter import load_trained_generator
+from export.manifest import verify_version
+from export.runtimes import KerasRuntime, OnnxRuntime, SavedModelRuntime, Tf1SessionRuntime
+from model_pkg import contract
+
+
+@pytest.fixture(scope="module")
+def runtimes(trained_workdir, published):
+    _, version_dir = published
+    generator = load_trained_generator(trained_workdir)[0]
+    tf1 = Tf1SessionRuntime(version_dir)
+    yield {"keras": KerasRuntime(generator), "savedmodel_tf2": SavedModelRuntime(version_dir),
+           "savedmodel_tf1": tf1, "onnx": OnnxRuntime(version_dir)}
+    tf1.close()
+
+
+@pytest.fixture(scope="module")
+def golden_outputs(runtimes):
+    return parity.run_golden(runtimes.values())
+
+
+def test_golden_inputs_cover_every_label_and_the_batch_sizes():
+    batches = parity.golden_inputs()
+    assert [len(label) for label, _ in batches] == [1, 7, 64, 256]
+    assert set(np.concatenate([label for label, _ in batches]).tolist()) == set(range(10))
+
+
+@pytest.mark.parametrize("a, b", list(itertools.combinations(
+    ["keras", "savedmodel_tf2", "savedmodel_tf1", "onnx"], 2)))
+def test_every_pair_of_runtimes_agrees(golden_outputs, a, b):
+    for out_a, out_b in zip(golden_outputs[a], golden_outputs[b]):
+        np.testing.assert_allclose(out_a, out_b, rtol=0, atol=contract.PARITY_ATOL)
+
+
+def test_outputs_are_images_in_the_contract_range(golden_outputs):
+    for outs in golden_outputs.values():
+        for out in outs:
+            assert out.dtype == np.float32 and out.shape[1:] == (28, 28, 1)
+            assert 0.0 <= out.min() and out.max() <= 1.0
+
+
+def test_the_manifest_records_the_export_time_parity(published):
+    report = verify_version(published[1])["parity"]
+    assert report["passed"] and report["atol"] == contract.PARITY_ATOL
+    assert len(report["max_abs_diff"]) == 6
+    assert max(report["max_abs_diff"].values()) <= contract.PARITY_ATOL
+
+
+@pytest.mark.parametrize("case", sorted(parity.bad_inputs()))
+def test_bad_input_refused_by_graph_checks_and_validator(runtimes, case):
+    label, noise = parity.bad_inputs()[case]
+    callers = {"tf2 graph": runtimes["savedmodel_tf2"].run_unchecked,
+               "tf1 graph (TF Serving's path)": runtimes["savedmodel_tf1"].run_unchecked,
+               "onnx client": runtimes["onnx"].generate,
+               "tf2 client": runtimes["savedmodel_tf2"].generate}
+    for name, call in callers.items():
+        with pytest.raises(Exception) as err:
+            call(label, noise)
+        summary = parity.error_summary(err.value)
+        assert summary, name
+
+
+@pytest.mark.parametrize("case, input_name", [("label -1", "label"), ("label 10", "label"),
+                                              ("NaN noise", "noise"), ("N = 0", "label"),
+                                              ("label and noise of different N", "noise")])
+def test_graph_assert_messages_name_input_and_rule(runtimes, case, input_name):
+    label, noise = parity.bad_inputs()[case]
+    with pytest.raises(Exception) as err:
+        runtimes["savedmodel_tf1"].run_unchecked(label, noise)
+    assert f"{input_name}: must be" in parity.error_summary(err.value)
+
+
+def test_raw_onnx_would_draw_label_minus_one_so_the_validator_must_stand_in_front(runtimes):
+    # The reason for the validator: ONNX's OneHot turns -1 into class 9.
+    session = runtimes["onnx"].session
+    noise = np.zeros((1, contract.NOISE_DIM), np.float32)
+    out = session.run(None, {"label": np.array([-1], np.int32), "noise": noise})[0]
+    assert out.shape == (1, 28, 28, 1)
+
+
+def test_compare_raises_above_tolerance():
+    a = [np.zeros((2, 28, 28, 1), np.float32)]
+    with pytest.raises(parity.ParityError, match="a vs b: max \\|difference\\| 0.001"):
+        parity.compare({"a": a, "b": [a[0] + 1e-3]})

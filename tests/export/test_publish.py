@@ -1,0 +1,100 @@
+"""Versions appear whole, get the next number, are never reused or half-written."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from export import exporter, parity, publish
+from export.manifest import verify_version
+
+QUIET = {"log": lambda *_: None}
+
+
+def test_second_export_is_version_2_and_numbers_are_never_reused(trained_workdir, tmp_path):
+    models = str(tmp_path)
+    first = exporter.export_from_workdir(trained_workdir, models, **QUIET)
+    second = exporter.export_from_workdir(trained_workdir, models, **QUIET)
+    assert os.path.basename(first) == "1" and os.path.basename(second) == "2"
+    assert verify_version(second)["version"] == 2
+    shutil.rmtree(second)   # a user deletes the newest version...
+    third = exporter.export_from_workdir(trained_workdir, models, **QUIET)
+    assert os.path.basename(third) == "3"   # ...and its number does not come back
+    root = publish.model_root(models)
+    assert sorted(n for n in os.listdir(root) if not n.startswith(".")) == ["1", "3"]
+
+
+def test_parity_failure_publishes_nothing(trained_workdir, tmp_path, monkeypatch):
+    def fail(outputs, atol=None):
+        raise parity.ParityError("onnx vs keras: max |difference| 1 > 1e-05")
+
+    monkeypatch.setattr(parity, "compare", fail)
+    with pytest.raises(parity.ParityError):
+        exporter.export_from_workdir(trained_workdir, str(tmp_path), **QUIET)
+    left = os.listdir(publish.model_root(str(tmp_path)))
+    assert publish.list_versions(publish.model_root(str(tmp_path))) == []
+    assert not [n for n in left if n.startswith(".staging")]
+
+
+def test_leftover_staging_of_a_dead_export_is_removed(trained_workdir, tmp_path):
+    root = publish.model_root(str(tmp_path))
+    dead = os.path.join(root, ".staging-999999999-abc")
+    os.makedirs(os.path.join(dead, "variables"))
+    lines = []
+    path = exporter.export_from_workdir(trained_workdir, str(tmp_path), log=lines.append)
+    assert not os.path.exists(dead) and os.path.basename(path) == "1"
+    assert any(".staging-999999999-abc" in line for line in lines)
+
+
+def test_concurrent_publishes_get_distinct_versions(tmp_path):
+    root = publish.model_root(str(tmp_path))
+    os.makedirs(root)
+    results, errors = [], []
+
+    def one():
+        try:
+            with publish.staging_dir(root) as staging:
+                def finalize(folder, version):
+                    time.sleep(0.05)   # widen the race window
+                    with open(os.path.join(folder, "v"), "w") as handle:
+                        handle.write(str(version))
+                results.append(publish.publish(root, staging, finalize)[0])
+        except Exception as err:  # noqa: BLE001
+            errors.append(err)
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and sorted(results) == [1, 2, 3, 4, 5, 6]
+    for version in results:
+        with open(os.path.join(root, str(version), "v")) as handle:
+            assert handle.read() == str(version)
+
+
+_EXPORT = ("import sys; from export.exporter import export_from_workdir; "
+           "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None)")
+
+
+def test_export_killed_at_several_moments_leaves_no_half_written_version(
+        trained_workdir, tmp_path):
+    models = str(tmp_path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for delay in (1.0, 3.0, 4.0, 5.0, 6.0):
+        proc = subprocess.Popen([sys.executable, "-c", _EXPORT, trained_workdir, models],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for version in publish.list_versions(publish.model_root(models)):
+            verify_version(os.path.join(publish.model_root(models), str(version)))
+    path = exporter.export_from_workdir(trained_workdir, models, **QUIET)
+    verify_version(path)
+    leftovers = [n for n in os.listdir(publish.model_root(models)) if n.startswith(".staging")]
+    assert leftovers == []
