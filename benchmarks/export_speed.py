@@ -1,0 +1,67 @@
+"""Export and load times: how long publishing a version takes, and opening it.
+
+Exports the workdir's newest checkpoint ``--repeats`` times into a temporary
+models dir (the parity suite included, as in every export), then times
+opening the version with ONNX Runtime (default session options) and the
+SavedModel loaders. Prints JSON.
+
+    python benchmarks/export_speed.py --workdir artifacts/train/seed [--repeats 3]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _median_seconds(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return round(statistics.median(times), 4)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", required=True, help="a training workdir with a checkpoint")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import onnxruntime as ort
+
+    from export.exporter import export_from_workdir
+    from export.manifest import verify_version
+    from export.runtimes import SavedModelRuntime, Tf1SessionRuntime
+
+    with tempfile.TemporaryDirectory() as models:
+        totals, phases, path = [], [], None
+        for _ in range(args.repeats):
+            began = time.perf_counter()
+            path = export_from_workdir(args.workdir, models, log=lambda *_: None)
+            totals.append(time.perf_counter() - began)
+            phases.append(verify_version(path)["export_seconds"])
+        onnx_file = os.path.join(path, "model.onnx")
+        result = {
+            "export_total_s (load checkpoint + SavedModel + warmup + ONNX + parity + publish)":
+                [round(t, 2) for t in totals],
+            "export_phases_s (last)": phases[-1],
+            "onnx_session_open_s (median of 20, default options)":
+                _median_seconds(lambda: ort.InferenceSession(
+                    onnx_file, providers=["CPUExecutionProvider"]), 20),
+            "verify_manifest_s (median of 20)": _median_seconds(lambda: verify_version(path), 20),
+            "savedmodel_tf2_load_s (median of 3, verify included)":
+                _median_seconds(lambda: SavedModelRuntime(path), 3),
+            "savedmodel_tf1_load_s (median of 3, verify included)":
+                _median_seconds(lambda: Tf1SessionRuntime(path).close(), 3),
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
