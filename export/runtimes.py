@@ -81,6 +81,7 @@ class Tf1SessionRuntime:
         finally:
             logger.setLevel(level)
         signature = meta_graph.signature_def[contract.SIGNATURE_NAME]
+        self.signature_def = signature
         self._feeds = {k: (v.name, tf.dtypes.as_dtype(v.dtype).as_numpy_dtype)
                        for k, v in signature.inputs.items()}
         self._fetch = signature.outputs[_IMAGES].name
@@ -111,12 +112,14 @@ class OnnxRuntime:
 
     name = "onnx"
 
-    def __init__(self, path, providers=("CPUExecutionProvider",), verify=True):
+    def __init__(self, path, providers=("CPUExecutionProvider",), verify=True,
+                 session_options=None):
         import onnxruntime as ort
 
         onnx_path = os.path.join(path, contract.ONNX_NAME) if os.path.isdir(path) else path
         manifest = verify_version(path) if verify else None
-        self.session = ort.InferenceSession(onnx_path, providers=list(providers))
+        self.session = ort.InferenceSession(onnx_path, sess_options=session_options,
+                                            providers=list(providers))
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         if manifest is not None:
             _check_onnx_metadata(onnx_path, self.metadata, manifest)

@@ -43,9 +43,13 @@ def build_parser():
     export.add_argument("--workdir", required=True, help="a training workdir")
     export.add_argument("--models-dir", help="default: artifacts/models under the project root")
 
-    generate = sub.add_parser("generate", help="draw digits with a published version")
-    generate.add_argument("--model", required=True, help="a version folder, e.g. .../cgan/1")
-    generate.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel"))
+    generate = sub.add_parser("generate", help="draw digits with any runtime")
+    generate.add_argument("--model", help="a version folder, e.g. .../cgan/1 (onnx, savedmodel)")
+    generate.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel", "rest", "grpc"))
+    generate.add_argument("--url", help="TF Serving REST address (default http://localhost:8501)")
+    generate.add_argument("--target", help="TF Serving gRPC address (default localhost:8500)")
+    generate.add_argument("--version", type=int, help="server-side version (rest, grpc)")
+    generate.add_argument("--label", help="server-side version label, e.g. stable (rest, grpc)")
     generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
@@ -58,6 +62,19 @@ def build_parser():
     pipeline.add_argument("--workdir", default=DEFAULT_PIPELINE_WORKDIR,
                           help="training workdir (default: %(default)s)")
     pipeline.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    pipeline.add_argument("--skip-if-published", action="store_true",
+                          help="do nothing when a version is already published (docker compose)")
+
+    promote = sub.add_parser("promote", help="move a TF Serving version label (two steps)")
+    promote.add_argument("--label", required=True, help="e.g. stable or canary")
+    promote.add_argument("--version", required=True, type=int)
+    promote.add_argument("--config", help="models.config to edit (default: serving/models.config)")
+    promote.add_argument("--models-dir", help="where versions are published (to verify N)")
+    promote.add_argument("--rest-url", help="a running TF Serving: check N is loaded first")
+
+    rollback = sub.add_parser("rollback", help="move a label to the previous served version")
+    rollback.add_argument("--label", required=True)
+    rollback.add_argument("--config", help="models.config to edit (default: serving/models.config)")
     _add_train_flags(pipeline)
     return parser
 
@@ -81,10 +98,12 @@ def cmd_export(args):
 
 
 def cmd_generate(args):
-    from export.generate import generate_grid, parse_labels
+    from serving.generate import generate_grid, open_client, parse_labels
 
-    images = generate_grid(args.model, args.runtime, parse_labels(args.labels), args.out,
-                           per_label=args.per_label, seed=args.seed)
+    labels = parse_labels(args.labels)
+    client = open_client(args.runtime, model=args.model, url=args.url, target=args.target,
+                         version=args.version, label=args.label)
+    images = generate_grid(client, labels, args.out, per_label=args.per_label, seed=args.seed)
     print(f"wrote {len(images)} digits ({args.runtime}) to {args.out}")
     return 0
 
@@ -99,12 +118,43 @@ def cmd_evaluate(args):
 def cmd_pipeline(args):
     """Train (resume-aware), export with parity, print the version and its metrics."""
     from export.evaluate import version_metrics
-    from export.exporter import export_from_workdir
+    from export.exporter import default_models_dir, export_from_workdir
+    from export.publish import list_versions, model_root
 
+    root = model_root(args.models_dir or default_models_dir())
+    if args.skip_if_published and list_versions(root):
+        print(f"version {list_versions(root)[-1]} already published in {root}; nothing to do")
+        return 0
     cmd_train(args)
     version_dir = export_from_workdir(args.workdir, args.models_dir, log=_stderr)
     print(json.dumps(version_metrics(version_dir), indent=2))
     print(f"new version: {version_dir}")
+    return 0
+
+
+def cmd_promote(args):
+    from export.exporter import default_models_dir
+    from export.manifest import verify_version
+    from export.publish import model_root
+    from serving import config_files
+
+    verify_version(os.path.join(model_root(args.models_dir or default_models_dir()),
+                                str(args.version)))
+    loaded = None
+    if args.rest_url:
+        from serving.rest_client import RestClient
+
+        status = RestClient(args.rest_url).status()["model_version_status"]
+        loaded = {int(s["version"]) for s in status if s["state"] == "AVAILABLE"}
+    print(config_files.promote(args.label, args.version, args.config or config_files.MODELS_CONFIG,
+                               loaded_versions=loaded))
+    return 0
+
+
+def cmd_rollback(args):
+    from serving import config_files
+
+    print(config_files.rollback(args.label, args.config or config_files.MODELS_CONFIG))
     return 0
 
 
@@ -113,7 +163,8 @@ def _stderr(line):
 
 
 _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
-             "evaluate": cmd_evaluate, "pipeline": cmd_pipeline}
+             "evaluate": cmd_evaluate, "pipeline": cmd_pipeline, "promote": cmd_promote,
+             "rollback": cmd_rollback}
 
 
 def main(argv=None):

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from export.generate import open_runtime
+from serving.generate import open_client
 from export.manifest import IntegrityError, manifest_digest, verify_version
 from export.runtimes import OnnxRuntime, SavedModelRuntime, Tf1SessionRuntime
 from model_pkg import contract
@@ -64,7 +64,7 @@ def test_missing_or_corrupt_manifest_is_refused(version_copy):
         OnnxRuntime(str(version_copy))
     path.unlink()
     with pytest.raises(IntegrityError, match="manifest.json: missing"):
-        open_runtime(str(version_copy), "savedmodel")
+        open_client("savedmodel", model=str(version_copy))
 
 
 def test_an_unlisted_file_is_refused(version_copy):

@@ -1,0 +1,120 @@
+"""TF Serving's config files: parse, check the rules TF Serving enforces, edit labels.
+
+Label rules (TF Serving, with --allow_version_labels_for_unavailable_models
+left false): a label may only name a version the server has loaded. With a
+``specific`` version policy that means: first add the version to the policy
+and let TF Serving load it (step 1), then point the label at it (step 2).
+"""
+
+import os
+
+from google.protobuf import text_format
+
+from model_pkg import contract
+from model_pkg.fileio import atomic_write_text
+from serving import protos
+
+SERVING_DIR = os.path.dirname(os.path.abspath(__file__))
+MODELS_CONFIG = os.path.join(SERVING_DIR, "models.config")
+BATCHING_CONFIG = os.path.join(SERVING_DIR, "batching_parameters.txt")
+MONITORING_CONFIG = os.path.join(SERVING_DIR, "monitoring.config")
+MAX_BATCH = 256   # batching_parameters.txt max_batch_size; larger requests are refused
+_HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-pkg "
+           "promote/rollback;\n# a label may only point at a version TF Serving has loaded.\n")
+
+
+class ConfigError(ValueError):
+    """A config file TF Serving would reject, or an edit it would refuse."""
+
+
+def parse(path, message_class):
+    try:
+        with open(path) as handle:
+            return text_format.Parse(handle.read(), message_class())
+    except (OSError, text_format.ParseError) as err:
+        raise ConfigError(f"{path}: {err}") from err
+
+
+def load_models_config(path=MODELS_CONFIG):
+    """(ModelServerConfig, the cgan ModelConfig) after TF Serving's checks."""
+    config = parse(path, protos.model_server_config())
+    models = [m for m in config.model_config_list.config if m.name == contract.MODEL_NAME]
+    if len(models) != 1:
+        raise ConfigError(f"{path}: needs exactly one model named {contract.MODEL_NAME!r}")
+    model = models[0]
+    if model.model_platform != "tensorflow" or not model.base_path:
+        raise ConfigError(f"{path}: model {model.name} needs model_platform 'tensorflow' "
+                          "and a base_path")
+    served = set(model.model_version_policy.specific.versions)
+    for label, version in model.version_labels.items():
+        if not label or version not in served:
+            raise ConfigError(f"{path}: label {label!r} -> {version} names a version outside "
+                              f"the served versions {sorted(served)}; TF Serving refuses it")
+    return config, model
+
+
+def load_batching_config(path=BATCHING_CONFIG):
+    params = parse(path, protos.batching_parameters())
+    sizes = list(params.allowed_batch_sizes)
+    if sizes != sorted(set(sizes)) or (sizes and sizes[-1] != params.max_batch_size.value):
+        raise ConfigError(f"{path}: allowed_batch_sizes {sizes} must increase and end at "
+                          f"max_batch_size {params.max_batch_size.value}")
+    if params.num_batch_threads.value < 1:
+        raise ConfigError(f"{path}: num_batch_threads must be >= 1")
+    return params
+
+
+def load_monitoring_config(path=MONITORING_CONFIG):
+    config = parse(path, protos.monitoring_config())
+    if not config.prometheus_config.enable or not config.prometheus_config.path.startswith("/"):
+        raise ConfigError(f"{path}: prometheus_config must be enabled with an absolute path")
+    return config
+
+
+def _write(path, config):
+    text = _HEADER + text_format.MessageToString(config)
+    # Parse what we are about to write: never leave TF Serving a file it rejects.
+    text_format.Parse(text, protos.model_server_config()())
+    atomic_write_text(path, text)
+
+
+def promote(label, version, path=MODELS_CONFIG, loaded_versions=None):
+    """Moves ``label`` to ``version`` the way TF Serving allows; returns what happened.
+
+    Step 1 (version not served yet): adds it to the specific policy, label unchanged.
+    Step 2 (version served): points the label at it. ``loaded_versions``, when
+    known (from the server's status), must contain the version for step 2.
+    """
+    if not label or not label.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"--label {label!r}: must be letters, digits, '-' or '_'")
+    if version < 1:
+        raise ConfigError(f"--version {version}: must be >= 1")
+    config, model = load_models_config(path)
+    served = model.model_version_policy.specific.versions
+    if version not in served:
+        served.append(version)
+        served.sort()
+        _write(path, config)
+        return (f"step 1 of 2: version {version} added to the served versions; once TF Serving "
+                f"reports it AVAILABLE, run the same command again to move {label!r}")
+    if loaded_versions is not None and version not in loaded_versions:
+        raise ConfigError(f"version {version} is not loaded yet (loaded: "
+                          f"{sorted(loaded_versions)}); TF Serving would refuse the label")
+    previous = model.version_labels.get(label)
+    model.version_labels[label] = version
+    _write(path, config)
+    return f"{label!r}: {previous} -> {version}"
+
+
+def rollback(label, path=MODELS_CONFIG):
+    """Points ``label`` at the highest served version below its current one."""
+    config, model = load_models_config(path)
+    if label not in model.version_labels:
+        raise ConfigError(f"--label {label!r}: no such label in {path}")
+    current = model.version_labels[label]
+    older = [v for v in model.model_version_policy.specific.versions if v < current]
+    if not older:
+        raise ConfigError(f"{label!r} is at {current}; no older served version to roll back to")
+    model.version_labels[label] = max(older)
+    _write(path, config)
+    return f"{label!r}: {current} -> {max(older)}"

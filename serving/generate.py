@@ -1,0 +1,50 @@
+"""Drawing digits with any runtime: a published version in-process, or a server."""
+
+import numpy as np
+
+from model_pkg import contract, plots
+
+RUNTIMES = ("onnx", "savedmodel", "rest", "grpc")
+
+
+def open_client(runtime, model=None, url=None, target=None, version=None, label=None):
+    """A client with generate(); in-process runtimes verify the version's manifest first."""
+    if runtime in ("onnx", "savedmodel"):
+        if not model:
+            raise ValueError(f"--runtime {runtime} needs --model VERSION_DIR")
+        from serving.local_clients import OnnxClient, SavedModelClient
+
+        return OnnxClient(model) if runtime == "onnx" else SavedModelClient(model)
+    if runtime == "rest":
+        from serving.rest_client import RestClient
+
+        return RestClient(url or "http://localhost:8501", version=version, label=label)
+    if runtime == "grpc":
+        from serving.grpc_client import GrpcClient
+
+        return GrpcClient(target or "localhost:8500", version=version, label=label)
+    raise ValueError(f"--runtime {runtime!r}: must be one of {', '.join(RUNTIMES)}")
+
+
+def parse_labels(text):
+    """'0,1,2' -> [0, 1, 2]; the range is left to the shared validator."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip() != ""]
+    except ValueError:
+        raise ValueError(f"--labels {text!r}: must be comma-separated integers 0..9") from None
+
+
+def generate_grid(client, labels, out, per_label=8, seed=0):
+    """Draws ``per_label`` digits for each label (one row each) into PNG ``out``.
+
+    Noise is standard normal from NumPy's default_rng(seed): the same call
+    gives the same picture on every runtime.
+    """
+    if per_label < 1:
+        raise ValueError(f"--per-label {per_label}: must be >= 1")
+    rows = len(labels)
+    label = np.repeat(np.asarray(labels), per_label)
+    noise = np.random.default_rng(seed).standard_normal((rows * per_label, contract.NOISE_DIM))
+    images = client.generate(label, noise)
+    plots.save_grid(out, images, max(rows, 1), per_label)
+    return images

@@ -1,0 +1,116 @@
+"""RestClient: TF Serving's REST API (g3doc/api_rest.md) with the standard library.
+
+    POST {url}/v1/models/cgan[/versions/N | /labels/L]:predict
+    GET  {url}/v1/models/cgan[/versions/N | /labels/L][/metadata]
+"""
+
+import http.client
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from model_pkg import contract
+from model_pkg.validation import validate_inputs
+from serving.config_files import MAX_BATCH
+from serving.errors import (ModelNotFound, RequestRefused, ServingError, ServingTimeout,
+                            _Retryable, with_retries)
+
+
+def model_path(model, version=None, label=None):
+    """/v1/models/<model>[/versions/N | /labels/L]; a version and a label are exclusive."""
+    if version is not None and label is not None:
+        raise ValueError("give a version or a label, not both")
+    path = f"/v1/models/{model}"
+    if version is not None:
+        path += f"/versions/{int(version)}"
+    elif label is not None:
+        path += f"/labels/{label}"
+    return path
+
+
+class RestClient:
+    """generate() over REST in row ("instances") or columnar ("inputs") format."""
+
+    def __init__(self, url="http://localhost:8501", model=contract.MODEL_NAME, version=None,
+                 label=None, fmt="row", timeout_s=30.0, retries=3, backoff_s=0.2,
+                 max_batch=MAX_BATCH):
+        if fmt not in ("row", "columnar"):
+            raise ValueError(f"fmt {fmt!r}: must be 'row' or 'columnar'")
+        self.url, self.fmt, self.timeout_s = url.rstrip("/"), fmt, timeout_s
+        self.retries, self.backoff_s, self.max_batch = retries, backoff_s, max_batch
+        self.path = model_path(model, version, label)
+
+    def generate(self, labels, noise):
+        """(labels [N] 0..9, noise [N,100]) -> float32 [N,28,28,1] in [0, 1]."""
+        label, noise = validate_inputs(labels, noise, max_batch=self.max_batch)
+        body = self._body(label, noise)
+        reply = self._request("POST", f"{self.path}:predict", body)
+        key = "predictions" if self.fmt == "row" else "outputs"
+        if key not in reply:
+            raise ServingError(f"{self.url}: reply has no {key!r} ({sorted(reply)})")
+        images = np.asarray(reply[key], dtype=np.float32)
+        expected = (len(label), *contract.IMAGE_SHAPE)
+        if images.shape != expected:
+            raise ServingError(f"{self.url}: images of shape {images.shape}, expected {expected}")
+        return images
+
+    def _body(self, label, noise):
+        if self.fmt == "row":
+            rows = [{contract.LABEL_KEY: int(y), contract.NOISE_KEY: z.tolist()}
+                    for y, z in zip(label, noise)]
+            payload = {"instances": rows}
+        else:
+            payload = {"inputs": {contract.LABEL_KEY: label.tolist(),
+                                  contract.NOISE_KEY: noise.tolist()}}
+        payload["signature_name"] = contract.SIGNATURE_NAME
+        return payload
+
+    def status(self):
+        """GetModelStatusResponse as JSON."""
+        return self._request("GET", self.path)
+
+    def metadata(self):
+        """GetModelMetadataResponse as JSON (signature_def included)."""
+        return self._request("GET", f"{self.path}/metadata")
+
+    def _request(self, method, path, payload=None):
+        data = None if payload is None else json.dumps(payload).encode("utf-8")
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        return with_retries(lambda: self._attempt(request), self.retries, self.backoff_s,
+                            describe=f"{method} {self.url}{path}")
+
+    def _attempt(self, request):
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            raise _http_error(err, request.full_url) from None
+        except (TimeoutError, socket.timeout) as err:
+            raise ServingTimeout(f"{request.full_url}: no reply within {self.timeout_s} s",
+                                 status="timeout") from err
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as err:
+            reason = getattr(err, "reason", err)
+            if isinstance(reason, (TimeoutError, socket.timeout)):
+                raise ServingTimeout(f"{request.full_url}: no reply within {self.timeout_s} s",
+                                     status="timeout") from err
+            raise _Retryable(f"{request.full_url}: {reason}", status="unreachable") from err
+
+
+def _http_error(err, url):
+    """TF Serving's {"error": message} turned into the matching exception."""
+    try:
+        message = json.loads(err.read()).get("error", "")
+    except (ValueError, AttributeError):
+        message = ""
+    text = f"{url}: HTTP {err.code}: {message or err.reason}"
+    if err.code == 503:
+        return _Retryable(text, status=503)
+    if err.code == 400:
+        return RequestRefused(text, status=400)
+    if err.code == 404:
+        return ModelNotFound(text, status=404)
+    return ServingError(text, status=err.code)

@@ -1,0 +1,95 @@
+"""OnnxClient: providers chosen explicitly, strict CUDA, threads, manifest first."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from export import parity
+from export.manifest import IntegrityError
+from serving import gpu_check, local_clients
+from serving.local_clients import DeviceError, OnnxClient, SavedModelClient
+
+
+
+@pytest.fixture(scope="module")
+def cuda_usable(published):
+    """ONNX Runtime GPU lists CUDA even where it cannot load it; a session tells the truth."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return OnnxClient(published[1], device="auto").providers[0] == "CUDAExecutionProvider"
+
+
+def test_choose_providers():
+    cpu_only = ["CPUExecutionProvider"]
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert local_clients.choose_providers("cpu", both) == cpu_only
+    assert local_clients.choose_providers("auto", cpu_only) == cpu_only
+    assert local_clients.choose_providers("auto", both) == both
+    assert local_clients.choose_providers("cuda", cpu_only) == both
+    with pytest.raises(ValueError, match="device 'tpu'"):
+        local_clients.choose_providers("tpu", both)
+
+
+def test_cpu_client_matches_the_savedmodel(published):
+    onnx, tf = OnnxClient(published[1], device="cpu"), SavedModelClient(published[1])
+    assert onnx.providers == ["CPUExecutionProvider"]
+    for label, noise in parity.golden_inputs():
+        np.testing.assert_allclose(onnx.generate(label, noise), tf.generate(label, noise),
+                                   rtol=0, atol=1e-5)
+
+
+def test_auto_falls_back_to_cpu_and_says_so_once(published, cuda_usable):
+    if cuda_usable:
+        pytest.skip("checks the CPU fallback; this machine has CUDA")
+    local_clients._fallback_warned.clear()
+    with pytest.warns(RuntimeWarning, match="CUDA is not available, running on CPU"):
+        client = OnnxClient(published[1], device="auto")
+    assert client.providers == ["CPUExecutionProvider"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        OnnxClient(published[1], device="auto")   # no second warning
+
+
+def test_strict_cuda_refuses_to_run_on_cpu(published, cuda_usable):
+    if cuda_usable:
+        pytest.skip("checks the refusal; this machine has CUDA")
+    with pytest.raises(DeviceError, match="strict CUDA requested"):
+        OnnxClient(published[1], device="cuda", strict=True)
+    with pytest.raises(ValueError, match="strict=True needs device='cuda'"):
+        OnnxClient(published[1], device="cpu", strict=True)
+
+
+def test_gpu_check_script_skips_cleanly_without_a_gpu(published, capsys, cuda_usable):
+    if cuda_usable:
+        pytest.skip("GPU machine: run python -m serving.gpu_check VERSION_DIR")
+    assert gpu_check.main([published[1]]) == 0
+    assert '"result": "SKIP: CUDA not usable here"' in capsys.readouterr().out
+
+
+def test_threads_get_exactly_what_one_thread_gets(published):
+    client = OnnxClient(published[1], device="cpu")
+    rng = np.random.default_rng(11)
+    jobs = [(rng.integers(0, 10, n), rng.standard_normal((n, 100)).astype(np.float32))
+            for n in rng.integers(1, 65, 40)]
+    expected = [client.generate(label, noise) for label, noise in jobs]
+    mismatches = []
+
+    def worker(k):
+        for i in range(k, len(jobs), 8):
+            if not np.array_equal(client.generate(*jobs[i]), expected[i]):
+                mismatches.append(i)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+def test_manifest_is_verified_before_loading(version_copy):
+    (version_copy / "model.onnx").write_bytes(b"not onnx")
+    with pytest.raises(IntegrityError, match="model.onnx: sha256"):
+        OnnxClient(str(version_copy))
