@@ -103,6 +103,23 @@ class Tf1SessionRuntime:
     def generate(self, label, noise):
         return self.run_unchecked(*validate_inputs(label, noise))
 
+    def run_request(self, inputs, signature_name=contract.SIGNATURE_NAME, max_batch=None):
+        """Checks a request the way TF Serving does before Session::Run (signature name,
+        input aliases, dtypes, and its batching layer's size limit when ``max_batch`` is
+        given), then runs it; the values are left to the graph's asserts."""
+        if signature_name not in ("", contract.SIGNATURE_NAME):
+            raise KeyError(f'signature_name: "{signature_name}" not found in signature def')
+        aliases = set(self._feeds)
+        if set(inputs) != aliases:
+            bad = sorted(set(inputs) ^ aliases)
+            raise KeyError(f"{bad[0]}: input tensor alias not found in signature, or missing; "
+                           f"inputs expected to be {sorted(aliases)}")
+        size = np.shape(inputs[_LABEL])[0] if np.ndim(inputs[_LABEL]) else 1
+        if max_batch is not None and size > max_batch:
+            raise ValueError(f"{_LABEL}: batch size {size} is larger than the maximum "
+                             f"input batch size {max_batch}")
+        return self.run_unchecked(inputs[_LABEL], inputs[_NOISE])
+
     def close(self):
         self._session.close()
 

@@ -47,7 +47,8 @@ def validate_inputs(label, noise, max_batch=None):
     if label.dtype.kind not in "iu":
         raise InputError(contract.LABEL_KEY, LABEL_RULE, f"got dtype {label.dtype}")
     if max_batch is not None and n > max_batch:
-        raise InputError(contract.LABEL_KEY, f"N must be <= {max_batch}", f"got N = {n}")
+        raise InputError(contract.LABEL_KEY, f"batch size N must be <= {max_batch}",
+                         f"got N = {n}")
     bad = np.flatnonzero((label < contract.LABEL_MIN) | (label > contract.LABEL_MAX))
     if bad.size:
         raise InputError(contract.LABEL_KEY, LABEL_RULE,
@@ -74,3 +75,23 @@ def _as_array(name, value):
         raise InputError(name, LABEL_RULE if name == contract.LABEL_KEY else NOISE_RULE,
                          f"got dtype {array.dtype}")
     return array
+
+
+def validate_request(inputs, signature_name=contract.SIGNATURE_NAME, max_batch=None):
+    """Checks a whole request ({name: value} and a signature name) as a server would.
+
+    Returns (int32 [N], float32 [N, 100]); raises InputError naming what is wrong:
+    an unknown signature, a missing input, an extra input, or any rule above.
+    """
+    if signature_name != contract.SIGNATURE_NAME:
+        raise InputError("signature_name", f"must be {contract.SIGNATURE_NAME!r}",
+                         f"got {signature_name!r}")
+    expected = (contract.LABEL_KEY, contract.NOISE_KEY)
+    missing = [name for name in expected if name not in inputs]
+    if missing:
+        raise InputError(missing[0], "is a required input", f"inputs given: {sorted(inputs)}")
+    extra = sorted(set(inputs) - set(expected))
+    if extra:
+        raise InputError(extra[0], f"is not an input of {contract.SIGNATURE_NAME}; "
+                         f"the inputs are {list(expected)}")
+    return validate_inputs(inputs[contract.LABEL_KEY], inputs[contract.NOISE_KEY], max_batch)

@@ -7,7 +7,8 @@ import threading
 import warnings
 
 from export.runtimes import OnnxRuntime, SavedModelRuntime
-from model_pkg.validation import validate_inputs
+from model_pkg import contract
+from model_pkg.validation import validate_inputs, validate_request
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -70,6 +71,11 @@ class OnnxClient:
         """(labels [N] 0..9, noise [N,100]) -> float32 [N,28,28,1] in [0, 1]."""
         labels, noise = validate_inputs(labels, noise, max_batch=self.max_batch)
         return self._runtime.generate(labels, noise)
+
+    def predict(self, inputs, signature_name=contract.SIGNATURE_NAME):
+        """A TF Serving-style request: {"label": ..., "noise": ...} -> {"images": ...}."""
+        labels, noise = validate_request(inputs, signature_name, max_batch=self.max_batch)
+        return {contract.IMAGES_KEY: self._runtime.generate(labels, noise)}
 
 
 def _warn_once(version_dir, device, providers):

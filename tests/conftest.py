@@ -45,3 +45,21 @@ def version_copy(published, tmp_path):
     target = tmp_path / "cgan" / "1"
     shutil.copytree(published[1], target)
     return target
+
+
+@pytest.fixture(scope="session")
+def standin(published):
+    """The in-process TF Serving stand-in (a test fixture, not TF Serving) over ``published``."""
+    from tests.serving.standin import StandIn
+
+    server = StandIn({1: published[1]}, labels={"stable": 1})
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fresh_standin(standin):
+    """The shared stand-in with faults cleared before and after a test."""
+    standin.inject()
+    yield standin
+    standin.inject()

@@ -44,7 +44,7 @@ def test_bad_inputs_name_the_input_and_the_rule(label, noise, name, fragment):
 
 
 def test_max_batch():
-    with pytest.raises(InputError, match="N must be <= 2"):
+    with pytest.raises(InputError, match="label: batch size N must be <= 2"):
         validate_inputs([1, 2, 3], GOOD_NOISE, max_batch=2)
 
 
