@@ -33,11 +33,11 @@ _TRAIN = ("import sys; from model_pkg.config import TrainConfig; "
 
 
 def crash_config():
-    """A seed-model run small enough to kill often: 300 steps, a checkpoint every 20."""
+    """A seed-model run small enough to kill often: 1,500 steps, a checkpoint every 50."""
     from model_pkg import config
 
-    return dataclasses.replace(config.SEED, batch_size=8, steps=300, checkpoint_every=20,
-                               log_every=10, sample_every=100, keep_checkpoints=3)
+    return dataclasses.replace(config.SEED, batch_size=8, steps=1500, checkpoint_every=50,
+                               log_every=25, sample_every=500, keep_checkpoints=3)
 
 
 def _kill_after(args, delay_s):
@@ -79,7 +79,7 @@ def kill_training(workdir, trials, rng, reference_state=None):
     cfg = crash_config()
     killed, steps_seen = 0, []
     for _ in range(trials):
-        killed += _kill_after([_TRAIN, workdir, cfg.to_json()], rng.uniform(3.0, 10.0))
+        killed += _kill_after([_TRAIN, workdir, cfg.to_json()], rng.uniform(4.0, 9.0))
         for _, folder in checkpoint.list_checkpoints(workdir):
             checkpoint.read_meta(folder)   # raises if damaged or half-written
         steps_seen.append(max((s for s, _ in checkpoint.list_checkpoints(workdir)), default=0))
