@@ -5,13 +5,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from export import exporter, parity, publish
 from export.manifest import verify_version
+from tests.threads import run_in_threads
 
 QUIET = {"log": lambda *_: None}
 
@@ -54,24 +54,17 @@ def test_leftover_staging_of_a_dead_export_is_removed(trained_workdir, tmp_path)
 def test_concurrent_publishes_get_distinct_versions(tmp_path):
     root = publish.model_root(str(tmp_path))
     os.makedirs(root)
-    results, errors = [], []
+    results = []
 
-    def one():
-        try:
-            with publish.staging_dir(root) as staging:
-                def finalize(folder, version):
-                    time.sleep(0.05)   # widen the race window
-                    with open(os.path.join(folder, "v"), "w") as handle:
-                        handle.write(str(version))
-                results.append(publish.publish(root, staging, finalize)[0])
-        except Exception as err:  # noqa: BLE001
-            errors.append(err)
+    def one(_):
+        with publish.staging_dir(root) as staging:
+            def finalize(folder, version):
+                time.sleep(0.05)   # widen the race window
+                with open(os.path.join(folder, "v"), "w") as handle:
+                    handle.write(str(version))
+            results.append(publish.publish(root, staging, finalize)[0])
 
-    threads = [threading.Thread(target=one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(one, 6)
     assert not errors and sorted(results) == [1, 2, 3, 4, 5, 6]
     for version in results:
         with open(os.path.join(root, str(version), "v")) as handle:

@@ -1,7 +1,6 @@
 """REST and gRPC clients against the stand-in, checked against ONNX Runtime."""
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +15,7 @@ from serving.errors import (ModelNotFound, RequestRefused, ServerUnavailable, Se
 from serving.grpc_client import GrpcClient, tensor_proto
 from serving.local_clients import OnnxClient
 from serving.rest_client import RestClient
+from tests.threads import run_in_threads
 
 
 @pytest.fixture(scope="module")
@@ -159,19 +159,10 @@ def test_concurrent_callers_each_get_their_own_images(fresh_standin, onnx_client
             for n in rng.integers(1, 40, 32)]
     expected = [onnx_client.generate(label, noise) for label, noise in jobs]
     clients = [RestClient(fresh_standin.rest_url), GrpcClient(fresh_standin.grpc_target)]
-    errors = []
 
     def worker(i):
-        try:
-            for j in range(i, len(jobs), 16):
-                out = clients[j % 2].generate(*jobs[j])
-                np.testing.assert_allclose(out, expected[j], rtol=0, atol=contract.PARITY_ATOL)
-        except Exception as err:  # noqa: BLE001
-            errors.append(err)
+        for j in range(i, len(jobs), 16):
+            out = clients[j % 2].generate(*jobs[j])
+            np.testing.assert_allclose(out, expected[j], rtol=0, atol=contract.PARITY_ATOL)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(worker, 16) == []

@@ -1,6 +1,5 @@
 """OnnxClient: providers chosen explicitly, strict CUDA, threads, manifest first."""
 
-import threading
 import warnings
 
 import numpy as np
@@ -66,27 +65,6 @@ def test_gpu_check_script_skips_cleanly_without_a_gpu(published, capsys, cuda_us
         pytest.skip("GPU machine: run python -m serving.gpu_check VERSION_DIR")
     assert gpu_check.main([published[1]]) == 0
     assert '"result": "SKIP: CUDA not usable here"' in capsys.readouterr().out
-
-
-def test_threads_get_exactly_what_one_thread_gets(published):
-    client = OnnxClient(published[1], device="cpu")
-    rng = np.random.default_rng(11)
-    jobs = [(rng.integers(0, 10, n), rng.standard_normal((n, 100)).astype(np.float32))
-            for n in rng.integers(1, 65, 40)]
-    expected = [client.generate(label, noise) for label, noise in jobs]
-    mismatches = []
-
-    def worker(k):
-        for i in range(k, len(jobs), 8):
-            if not np.array_equal(client.generate(*jobs[i]), expected[i]):
-                mismatches.append(i)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert mismatches == []
 
 
 def test_manifest_is_verified_before_loading(version_copy):
