@@ -34,7 +34,7 @@ def load_trained_generator(workdir):
     step, folder, meta = found
     gan = build_gan(config)
     checkpoint.restore(folder, gan.state_variables())
-    return gan.generator, config, meta, folder
+    return gan.inference_generator, config, meta, folder
 
 
 def build_staging(generator, staging):

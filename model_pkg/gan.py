@@ -27,6 +27,11 @@ class ConditionalGAN(keras.Model):
         self.config = config
         self.generator = networks.build_generator(config)
         self.discriminator = networks.build_discriminator(config)
+        # The EMA copy of G (config.ema_decay > 0) is what samples and exports use.
+        self.ema_generator = None
+        if config.ema_decay > 0:
+            self.ema_generator = networks.build_generator(config)
+            self.ema_generator.set_weights(self.generator.get_weights())
         self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, name="step")
         self._ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -46,6 +51,17 @@ class ConditionalGAN(keras.Model):
     def call(self, inputs, training=False):
         """(label int32 [N], noise float32 [N,100]) -> images in [-1, 1]."""
         return self.generator(inputs, training=training)
+
+    @property
+    def inference_generator(self):
+        """The generator to sample and export: the EMA copy when there is one."""
+        return self.ema_generator or self.generator
+
+    def _update_ema(self):
+        decay = self.config.ema_decay
+        for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
+            # Trainable weights are averaged; BatchNorm statistics are copied as they are.
+            ema.assign(decay * ema + (1.0 - decay) * weight if weight.trainable else weight)
 
     def _key(self, offset):
         """Stateless seed of one draw: (config seed, step-and-draw index)."""
@@ -94,6 +110,8 @@ class ConditionalGAN(keras.Model):
             g_loss = self._ce(g_labels, logits)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        if self.ema_generator is not None:
+            self._update_ema()
         self.step.assign_add(1)
         return {
             "d_loss": d_loss,
@@ -111,6 +129,8 @@ class ConditionalGAN(keras.Model):
             "d_optimizer": self.d_optimizer.variables,
             "gan": [self.step],
         }
+        if self.ema_generator is not None:
+            groups["ema_generator"] = self.ema_generator.weights
         state = {}
         for prefix, variables in groups.items():
             for variable in variables:

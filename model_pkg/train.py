@@ -205,7 +205,7 @@ class _Loop:
         if step % cfg.sample_every == 0:
             path = os.path.join(self.workdir, "samples", f"step-{step:08d}.png")
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_sample_grid(self.gan.generator, path)
+            write_sample_grid(self.gan.inference_generator, path)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             meta = {"history": self.history, "data_source": self.mnist.source,
                     "data_sha256": self.mnist.sha256}
@@ -218,7 +218,7 @@ def _finish(config, workdir, gan, history, start, wall):
     step = int(gan.step.numpy())
     grid = os.path.join(workdir, "samples", "final.png")
     os.makedirs(os.path.dirname(grid), exist_ok=True)
-    write_sample_grid(gan.generator, grid)
+    write_sample_grid(gan.inference_generator, grid)
     curve = os.path.join(workdir, "loss_curve.png")
     if history:
         plots.save_loss_curve(curve, history, f"{config.preset} preset, batch {config.batch_size}")

@@ -1,0 +1,100 @@
+"""How good the digits are, measured with the evaluator classifier (never the GAN's D).
+
+On 10,000 generated digits (1,000 per label, fixed noise):
+  label accuracy   share the classifier reads as the asked label (overall, worst label)
+  Fréchet distance on the classifier's 128-d features vs the 10,000 real test digits,
+                   beside its floor: the same distance for 10,000 real training digits
+  coverage         Naeem et al. 2020, k=5: share of real test digits whose 5-NN ball
+                   holds a generated one, beside the real-vs-real value
+  CAS              Ravuri & Vinyals 2019: a fresh classifier trained only on 60,000
+                   generated digits, tested on the real test digits (slow; optional)
+"""
+
+import numpy as np
+
+from model_pkg import contract, evaluator
+
+EVAL_PER_LABEL = 1_000
+CAS_PER_LABEL = 6_000
+_EVAL_NOISE_SEED = 31_337
+_COVERAGE_K = 5
+
+
+def frechet_distance(a, b):
+    """Fréchet distance between Gaussians fitted to feature sets a, b [N, D]."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Tr(sqrt(A B)) = sum sqrt(eig(sqrt(A) B sqrt(A))), all symmetric: eigh is exact enough.
+    vals, vecs = np.linalg.eigh(cov_a)
+    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_sqrt = np.sqrt(np.clip(cross, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+
+
+def _sq_dists(a, b):
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0)
+
+
+def coverage(real, fake, k=_COVERAGE_K, chunk=2_000):
+    """Naeem et al. 2020: share of real points with a fake point inside their k-NN radius."""
+    real, fake = real.astype(np.float64), fake.astype(np.float64)
+    radii = np.empty(len(real))
+    nearest_fake = np.empty(len(real))
+    for start in range(0, len(real), chunk):
+        block = real[start:start + chunk]
+        # k+1: the nearest real neighbour of a real point is itself.
+        radii[start:start + chunk] = np.sort(_sq_dists(block, real), axis=1)[:, k]
+        nearest_fake[start:start + chunk] = _sq_dists(block, fake).min(axis=1)
+    return float(np.mean(nearest_fake < radii))
+
+
+def eval_inputs(per_label=EVAL_PER_LABEL, seed=_EVAL_NOISE_SEED):
+    """(labels int32 [10*per_label], noise float32 [.., 100]): fixed for every model."""
+    labels = np.repeat(np.arange(contract.NUM_CLASSES, dtype=np.int32), per_label)
+    noise = np.random.default_rng(seed).standard_normal((len(labels), contract.NOISE_DIM))
+    return labels, noise.astype(np.float32)
+
+
+def generate_all(generate, labels, noise, batch=250):
+    return np.concatenate([generate(labels[i:i + batch], noise[i:i + batch])
+                           for i in range(0, len(labels), batch)])
+
+
+def real_reference(classifier, mnist):
+    """Features of the 10,000 test digits and of 10,000 training digits (the floors)."""
+    _, test_features = evaluator.predict(classifier, evaluator.to_unit(mnist.x_test))
+    pick = np.random.default_rng(0).choice(len(mnist.x_train), contract.MNIST_TEST_SIZE,
+                                           replace=False)
+    _, train_features = evaluator.predict(classifier, evaluator.to_unit(mnist.x_train[pick]))
+    return {"test": test_features, "train": train_features,
+            "fd_floor": frechet_distance(train_features, test_features),
+            "coverage_real": coverage(test_features, train_features)}
+
+
+def fast_metrics(generate, classifier, reference):
+    """Label accuracy, Fréchet distance and coverage of ``generate(labels, noise)``."""
+    labels, noise = eval_inputs()
+    predicted, features = evaluator.predict(classifier, generate_all(generate, labels, noise))
+    per_label = [float(np.mean(predicted[labels == d] == d)) for d in range(10)]
+    fd = frechet_distance(features, reference["test"])
+    cov = coverage(reference["test"], features)
+    return {
+        "label_accuracy": float(np.mean(predicted == labels)),
+        "worst_label_accuracy": min(per_label), "worst_label": int(np.argmin(per_label)),
+        "frechet_distance": fd, "frechet_floor": reference["fd_floor"],
+        "frechet_ratio": fd / reference["fd_floor"],
+        "coverage": cov, "coverage_real": reference["coverage_real"],
+        "coverage_ratio": cov / reference["coverage_real"],
+        "samples": int(len(labels)),
+    }
+
+
+def cas(generate, mnist, real_accuracy, config=evaluator.EvaluatorConfig()):
+    """Classification accuracy score: train on 60,000 generated digits, test on real ones."""
+    labels, noise = eval_inputs(CAS_PER_LABEL, seed=_EVAL_NOISE_SEED + 1)
+    images = generate_all(generate, labels, noise)
+    _, accuracy = evaluator.train_classifier(images, labels, config,
+                                             evaluator.to_unit(mnist.x_test), mnist.y_test)
+    return {"cas": accuracy, "real_trained_accuracy": real_accuracy,
+            "cas_gap_points": 100 * (real_accuracy - accuracy)}
