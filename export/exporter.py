@@ -111,8 +111,13 @@ def _finalizer(fields):
     return finalize
 
 
-def export_from_workdir(workdir, models_dir=None, log=print):
-    """Publishes the next version from ``workdir``'s newest checkpoint; returns its folder."""
+def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force_reason=None):
+    """Publishes the next version from ``workdir``'s newest checkpoint; returns its folder.
+
+    With ``quality`` the candidate's digits are measured and blessed against
+    the baseline first (export.blessing); ``force_reason`` publishes a failing
+    candidate anyway, loudly, and records why.
+    """
     began = time.perf_counter()
     generator, config, meta, folder = load_trained_generator(workdir)
     root = publish.model_root(models_dir or default_models_dir())
@@ -124,21 +129,44 @@ def export_from_workdir(workdir, models_dir=None, log=print):
         began_parity = time.perf_counter()
         report = check_staging(generator, staging)
         timings["parity"] = round(time.perf_counter() - began_parity, 3)
-        fields = {
-            "format": MANIFEST_FORMAT, "model_name": contract.MODEL_NAME,
-            "signature": contract.signature_description(),
-            "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME},
-            "libraries": library_versions(), "git_commit": git_commit(),
-            "training": {"config": config.to_dict(), "step": meta["step"],
-                         "checkpoint": os.path.basename(folder),
-                         "checkpoint_state_sha256": meta["state_sha256"]},
-            "data": {"sha256": meta.get("data_sha256"), "source": meta.get("data_source")},
-            "parity": report, "quality": None, "export_seconds": timings,
-        }
+        began_quality = time.perf_counter()
+        metrics, blessing_record = _quality_gate(staging, root, quality, force_reason, log)
+        timings["quality"] = round(time.perf_counter() - began_quality, 3)
+        fields = _manifest_fields(config, meta, folder, report, timings)
+        fields |= {"quality": metrics, "blessing": blessing_record}
         version, path = publish.publish(root, staging, _finalizer(fields))
     log(f"published version {version} in {time.perf_counter() - began:.1f} s "
         f"(max parity difference {max(report['max_abs_diff'].values()):.2e})")
     return path
+
+
+def _quality_gate(staging, root, quality, force_reason, log):
+    """(metrics or None, blessing record); raises BlessingError for a refused candidate."""
+    if not quality:
+        log("WARNING: quality evaluation skipped; this version is not blessed")
+        return None, {"blessed": False, "skipped": True,
+                      "reason": "export ran with quality evaluation disabled"}
+    from export.blessing import bless
+    from export.evaluate import measure_quality
+    from serving.config_files import MODELS_CONFIG
+
+    runtime = OnnxRuntime(os.path.join(staging, contract.ONNX_NAME), verify=False)
+    metrics = measure_quality(runtime.generate, log=log)
+    return metrics, bless(metrics, root, MODELS_CONFIG, force_reason, log)
+
+
+def _manifest_fields(config, meta, folder, report, timings):
+    return {
+        "format": MANIFEST_FORMAT, "model_name": contract.MODEL_NAME,
+        "signature": contract.signature_description(),
+        "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME},
+        "libraries": library_versions(), "git_commit": git_commit(),
+        "training": {"config": config.to_dict(), "step": meta["step"],
+                     "checkpoint": os.path.basename(folder),
+                     "checkpoint_state_sha256": meta["state_sha256"]},
+        "data": {"sha256": meta.get("data_sha256"), "source": meta.get("data_source")},
+        "parity": report, "export_seconds": timings,
+    }
 
 
 def default_models_dir():

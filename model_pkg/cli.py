@@ -31,6 +31,24 @@ def _add_train_flags(parser):
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_gate_flags(parser):
+    parser.add_argument("--force", action="store_true",
+                        help="publish even if the quality gate refuses (needs --reason)")
+    parser.add_argument("--reason", help="why --force is right; recorded in the manifest")
+    parser.add_argument("--skip-quality", action="store_true",
+                        help="do not measure or bless (recorded as unblessed; for tests)")
+
+
+def _export(args):
+    from export.exporter import export_from_workdir
+
+    if args.force and not args.reason:
+        raise ValueError("--force needs --reason '...' (it is recorded in the manifest)")
+    return export_from_workdir(args.workdir, args.models_dir, log=_stderr,
+                               quality=not args.skip_quality,
+                               force_reason=args.reason if args.force else None)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="model-pkg", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +60,7 @@ def build_parser():
     export = sub.add_parser("export", help="publish the next version from a workdir")
     export.add_argument("--workdir", required=True, help="a training workdir")
     export.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    _add_gate_flags(export)
 
     generate = sub.add_parser("generate", help="draw digits with any runtime")
     generate.add_argument("--model", help="a version folder, e.g. .../cgan/1 (onnx, savedmodel)")
@@ -57,11 +76,14 @@ def build_parser():
 
     evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
     evaluate.add_argument("version_dir", help="a version folder")
+    evaluate.add_argument("--cas", action="store_true",
+                          help="also train on 60,000 generated digits and test on real ones (slow)")
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=DEFAULT_PIPELINE_WORKDIR,
                           help="training workdir (default: %(default)s)")
     pipeline.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    _add_gate_flags(pipeline)
     pipeline.add_argument("--skip-if-published", action="store_true",
                           help="do nothing when a version is already published (docker compose)")
 
@@ -91,9 +113,7 @@ def cmd_train(args):
 
 
 def cmd_export(args):
-    from export.exporter import export_from_workdir
-
-    print(export_from_workdir(args.workdir, args.models_dir, log=_stderr))
+    print(_export(args))
     return 0
 
 
@@ -111,14 +131,14 @@ def cmd_generate(args):
 def cmd_evaluate(args):
     from export.evaluate import version_metrics
 
-    print(json.dumps(version_metrics(args.version_dir), indent=2))
+    print(json.dumps(version_metrics(args.version_dir, cas=args.cas, log=_stderr), indent=2))
     return 0
 
 
 def cmd_pipeline(args):
     """Train (resume-aware), export with parity, print the version and its metrics."""
     from export.evaluate import version_metrics
-    from export.exporter import default_models_dir, export_from_workdir
+    from export.exporter import default_models_dir
     from export.publish import list_versions, model_root
 
     root = model_root(args.models_dir or default_models_dir())
@@ -126,8 +146,8 @@ def cmd_pipeline(args):
         print(f"version {list_versions(root)[-1]} already published in {root}; nothing to do")
         return 0
     cmd_train(args)
-    version_dir = export_from_workdir(args.workdir, args.models_dir, log=_stderr)
-    print(json.dumps(version_metrics(version_dir), indent=2))
+    version_dir = _export(args)
+    print(json.dumps(version_metrics(version_dir, log=_stderr, measure_missing=False), indent=2))
     print(f"new version: {version_dir}")
     return 0
 

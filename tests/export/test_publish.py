@@ -13,7 +13,7 @@ from export import exporter, parity, publish
 from export.manifest import verify_version
 from tests.threads import run_in_threads
 
-QUIET = {"log": lambda *_: None}
+QUIET = {"log": lambda *_: None, "quality": False}
 
 
 def test_second_export_is_version_2_and_numbers_are_never_reused(trained_workdir, tmp_path):
@@ -46,7 +46,8 @@ def test_leftover_staging_of_a_dead_export_is_removed(trained_workdir, tmp_path)
     dead = os.path.join(root, ".staging-999999999-abc")
     os.makedirs(os.path.join(dead, "variables"))
     lines = []
-    path = exporter.export_from_workdir(trained_workdir, str(tmp_path), log=lines.append)
+    path = exporter.export_from_workdir(trained_workdir, str(tmp_path), log=lines.append,
+                                        quality=False)
     assert not os.path.exists(dead) and os.path.basename(path) == "1"
     assert any(".staging-999999999-abc" in line for line in lines)
 
@@ -72,7 +73,7 @@ def test_concurrent_publishes_get_distinct_versions(tmp_path):
 
 
 _EXPORT = ("import sys; from export.exporter import export_from_workdir; "
-           "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None)")
+           "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None, quality=False)")
 
 
 def test_export_killed_at_several_moments_leaves_no_half_written_version(

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
 _EXPORT = ("import sys; from export.exporter import export_from_workdir; "
-           "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None)")
+           "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None, quality=False)")
 _TRAIN = ("import sys; from model_pkg.config import TrainConfig; "
           "from model_pkg.train import train_and_evaluate; "
           "train_and_evaluate(TrainConfig.from_json(sys.argv[2]), sys.argv[1], progress=False, "
@@ -64,7 +64,7 @@ def kill_exports(workdir, models_dir, trials, rng):
         killed += _kill_after([_EXPORT, workdir, models_dir], rng.uniform(0.5, 7.0))
         for version in list_versions(root):
             verify_version(os.path.join(root, str(version)))   # raises if half-written
-    final = export_from_workdir(workdir, models_dir, log=lambda *_: None)
+    final = export_from_workdir(workdir, models_dir, log=lambda *_: None, quality=False)
     verify_version(final)
     staging = [n for n in os.listdir(root) if n.startswith(".staging")]
     assert not staging, staging

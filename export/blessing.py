@@ -1,0 +1,105 @@
+"""Blessing: publish a candidate only if its digits are good, and no worse than the baseline.
+
+The baseline is the version labelled ``stable`` in serving/models.config when
+that version is published here, else the newest published version with
+quality metrics. The gate uses the fast metrics (label accuracy, Fréchet
+distance, coverage); CAS is left to ``model-pkg evaluate --cas``.
+"""
+
+import dataclasses
+import os
+
+from export.manifest import IntegrityError, verify_version
+from export.publish import list_versions
+
+
+class BlessingError(RuntimeError):
+    """The candidate failed the quality gate; nothing was published."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingPolicy:
+    # Absolute thresholds (the seed model measures 0.999, 0.998, 3.7x, 0.89x here).
+    min_label_accuracy: float = 0.98
+    min_worst_label_accuracy: float = 0.95
+    max_frechet_ratio: float = 6.0          # Fréchet distance / its real-vs-real floor
+    min_coverage_ratio: float = 0.80        # coverage / its real-vs-real value
+    # No worse than the baseline beyond these.
+    label_accuracy_tolerance: float = 0.005     # absolute
+    frechet_ratio_tolerance: float = 0.15       # relative: up to 15% higher
+    coverage_ratio_tolerance: float = 0.03      # absolute
+
+
+def _stable_version(models_config):
+    from serving.config_files import ConfigError, load_models_config
+
+    try:
+        return load_models_config(models_config)[1].version_labels.get("stable")
+    except (ConfigError, OSError):
+        return None
+
+
+def find_baseline(root, models_config=None):
+    """(version, quality metrics) of the baseline, or (None, None) when there is none."""
+    candidates = list_versions(root)[::-1]
+    stable = _stable_version(models_config) if models_config else None
+    if stable in candidates:
+        candidates.remove(stable)
+        candidates.insert(0, stable)
+    for version in candidates:
+        try:
+            quality = verify_version(os.path.join(root, str(version))).get("quality")
+        except IntegrityError:
+            continue   # a damaged version is no baseline
+        if quality:
+            return version, quality
+    return None, None
+
+
+def decide(candidate, baseline, policy=BlessingPolicy()):
+    """{"blessed", "reasons"}: every threshold or tolerance the candidate breaks."""
+    p, c = policy, candidate
+    reasons = []
+    checks = [
+        (c["label_accuracy"] >= p.min_label_accuracy, "label accuracy", c["label_accuracy"],
+         f">= {p.min_label_accuracy}"),
+        (c["worst_label_accuracy"] >= p.min_worst_label_accuracy, "worst-label accuracy",
+         c["worst_label_accuracy"], f">= {p.min_worst_label_accuracy}"),
+        (c["frechet_ratio"] <= p.max_frechet_ratio, "Fréchet ratio", c["frechet_ratio"],
+         f"<= {p.max_frechet_ratio}"),
+        (c["coverage_ratio"] >= p.min_coverage_ratio, "coverage ratio", c["coverage_ratio"],
+         f">= {p.min_coverage_ratio}"),
+    ]
+    if baseline:
+        b = baseline
+        checks += [
+            (c["label_accuracy"] >= b["label_accuracy"] - p.label_accuracy_tolerance,
+             "label accuracy vs baseline", c["label_accuracy"],
+             f">= {b['label_accuracy']:.4f} - {p.label_accuracy_tolerance}"),
+            (c["frechet_ratio"] <= b["frechet_ratio"] * (1 + p.frechet_ratio_tolerance),
+             "Fréchet ratio vs baseline", c["frechet_ratio"],
+             f"<= {b['frechet_ratio']:.3f} x {1 + p.frechet_ratio_tolerance}"),
+            (c["coverage_ratio"] >= b["coverage_ratio"] - p.coverage_ratio_tolerance,
+             "coverage ratio vs baseline", c["coverage_ratio"],
+             f">= {b['coverage_ratio']:.3f} - {p.coverage_ratio_tolerance}"),
+        ]
+    for ok, name, value, rule in checks:
+        if not ok:
+            reasons.append(f"{name} {value:.4f}, must be {rule}")
+    return {"blessed": not reasons, "reasons": reasons, "policy": dataclasses.asdict(policy)}
+
+
+def bless(candidate, root, models_config, force_reason=None, log=print):
+    """The manifest's "blessing" record; raises BlessingError unless blessed or forced."""
+    version, baseline = find_baseline(root, models_config)
+    decision = decide(candidate, baseline) | {"baseline_version": version,
+                                              "baseline_quality": baseline}
+    if decision["blessed"]:
+        return decision | {"forced": False}
+    if not force_reason:
+        raise BlessingError("not published, the candidate fails the quality gate: "
+                            + "; ".join(decision["reasons"])
+                            + " (use --force --reason '...' to publish anyway)")
+    log("WARNING: publishing a version that FAILS the quality gate (--force): "
+        + "; ".join(decision["reasons"]) + f". Reason given: {force_reason}")
+    return decision | {"forced": True, "force_reason": force_reason}

@@ -1,0 +1,96 @@
+"""The quality gate: a worse model is refused, --force publishes it loudly with a reason."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from export import blessing, exporter
+from export.blessing import BlessingError, BlessingPolicy, decide
+from export.manifest import verify_version
+from export.publish import list_versions, model_root
+
+SEED_LIKE = {"label_accuracy": 0.999, "worst_label_accuracy": 0.998, "frechet_ratio": 3.7,
+             "coverage_ratio": 0.89}
+
+
+def test_a_seed_like_model_is_blessed_with_or_without_a_baseline():
+    assert decide(SEED_LIKE, None)["blessed"]
+    assert decide(SEED_LIKE, SEED_LIKE)["blessed"]
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"label_accuracy": 0.9}, "label accuracy 0.9000, must be >= 0.98"),
+    ({"worst_label_accuracy": 0.5}, "worst-label accuracy"),
+    ({"frechet_ratio": 9.0}, "Fréchet ratio 9.0000, must be <= 6.0"),
+    ({"coverage_ratio": 0.5}, "coverage ratio 0.5000, must be >= 0.8"),
+])
+def test_absolute_thresholds(change, reason):
+    result = decide(SEED_LIKE | change, None)
+    assert not result["blessed"] and any(reason in r for r in result["reasons"])
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"label_accuracy": 0.992}, "label accuracy vs baseline"),
+    ({"frechet_ratio": 3.7 * 1.2}, "Fréchet ratio vs baseline"),
+    ({"coverage_ratio": 0.85}, "coverage ratio vs baseline"),
+])
+def test_no_worse_than_the_baseline_beyond_tolerance(change, reason):
+    result = decide(SEED_LIKE | change, SEED_LIKE)
+    assert not result["blessed"] and any(reason in r for r in result["reasons"])
+    assert decide(SEED_LIKE | change, None, BlessingPolicy())["blessed"]   # fine on its own
+
+
+@pytest.fixture(scope="module")
+def refused_then_forced(trained_workdir, tmp_path_factory):
+    """Exports the 3-step model with the gate on: refused, then forced (trains the evaluator
+    once, about 100 s here; later runs reuse artifacts/evaluator)."""
+    models = str(tmp_path_factory.mktemp("blessing"))
+    with pytest.raises(BlessingError) as refused:
+        exporter.export_from_workdir(trained_workdir, models, log=lambda *_: None)
+    versions_after_refusal = list_versions(model_root(models))
+    lines = []
+    forced = exporter.export_from_workdir(trained_workdir, models, log=lines.append,
+                                          force_reason="test: a deliberately bad model")
+    return refused.value, versions_after_refusal, forced, lines
+
+
+def test_a_deliberately_worse_model_is_refused(refused_then_forced):
+    error, versions, _, _ = refused_then_forced
+    assert "fails the quality gate" in str(error) and "label accuracy" in str(error)
+    assert versions == []   # nothing was published
+
+
+def test_force_publishes_loudly_and_records_why(refused_then_forced):
+    _, _, forced, lines = refused_then_forced
+    manifest = verify_version(forced)
+    assert manifest["blessing"]["forced"] is True and not manifest["blessing"]["blessed"]
+    assert manifest["blessing"]["force_reason"] == "test: a deliberately bad model"
+    assert manifest["quality"]["samples"] == 10_000
+    assert manifest["quality"]["evaluator"]["test_accuracy"] >= 0.992
+    assert any(line.startswith("WARNING: publishing a version that FAILS") for line in lines)
+
+
+def test_evaluate_prints_the_manifest_metrics(refused_then_forced):
+    forced = refused_then_forced[2]
+    out = subprocess.run([sys.executable, "-m", "model_pkg", "evaluate", forced],
+                         capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads(out.stdout)
+    assert metrics["quality"] == verify_version(forced)["quality"]
+    assert metrics["blessing"]["forced"] is True
+
+
+def test_baseline_prefers_the_stable_label(refused_then_forced, tmp_path):
+    forced = refused_then_forced[2]
+    root = os.path.dirname(forced)
+    config = tmp_path / "models.config"
+    config.write_text('model_config_list { config { name: "cgan" base_path: "/models/cgan" '
+                      'model_platform: "tensorflow" model_version_policy { specific { versions: '
+                      f'{os.path.basename(forced)} }} }} version_labels {{ key: "stable" value: '
+                      f'{os.path.basename(forced)} }} }} }}')
+    version, quality = blessing.find_baseline(root, str(config))
+    assert version == int(os.path.basename(forced)) and quality["samples"] == 10_000

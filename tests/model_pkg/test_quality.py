@@ -1,0 +1,45 @@
+"""The quality metrics' arithmetic on features with known answers."""
+
+import numpy as np
+import pytest
+
+from model_pkg import quality
+
+
+@pytest.fixture(scope="module")
+def gaussians():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((2000, 8)), rng.standard_normal((2000, 8))
+
+
+def test_frechet_of_a_set_with_itself_is_zero(gaussians):
+    a, _ = gaussians
+    assert abs(quality.frechet_distance(a, a)) < 1e-8
+
+
+def test_frechet_of_a_shifted_gaussian_is_the_squared_shift(gaussians):
+    a, b = gaussians
+    shift = np.zeros(8)
+    shift[0] = 3.0
+    assert quality.frechet_distance(a, b + shift) == pytest.approx(9.0, abs=0.5)
+    assert quality.frechet_distance(a, b) < 0.1
+
+
+def test_coverage_is_one_for_the_same_points_and_zero_far_away(gaussians):
+    a, b = gaussians
+    assert quality.coverage(a, a) == 1.0
+    assert quality.coverage(a, b + 100.0) == 0.0
+    assert 0.9 < quality.coverage(a, b) <= 1.0
+
+
+def test_coverage_drops_when_the_fake_set_collapses(gaussians):
+    a, b = gaussians
+    collapsed = b[:20].repeat(100, axis=0)   # 20 modes: the low-variety failure
+    assert quality.coverage(a, collapsed) < 0.3
+
+
+def test_eval_inputs_are_fixed_and_balanced():
+    labels, noise = quality.eval_inputs()
+    again = quality.eval_inputs()[1]
+    assert np.bincount(labels).tolist() == [1000] * 10 and noise.shape == (10_000, 100)
+    np.testing.assert_array_equal(noise, again)
