@@ -1,14 +1,7 @@
 """Quality metrics of a generator, and a version's metrics as JSON."""
 
-import os
-
 from export.manifest import verify_version
-
-
-def evaluator_dir():
-    """Where the evaluator classifier is cached: $MODEL_PKG_EVALUATOR_DIR or artifacts/evaluator."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.environ.get("MODEL_PKG_EVALUATOR_DIR", os.path.join(root, "artifacts", "evaluator"))
+from model_pkg.paths import evaluator_dir
 
 
 def measure_quality(generate, cas=False, log=print):

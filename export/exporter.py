@@ -16,6 +16,7 @@ from export import artifacts, parity, publish
 from export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
 from export.runtimes import KerasRuntime, OnnxRuntime, SavedModelRuntime, Tf1SessionRuntime
 from model_pkg import checkpoint, contract
+from model_pkg.paths import PROJECT_ROOT, default_models_dir
 
 
 class ExportError(RuntimeError):
@@ -84,11 +85,12 @@ def library_versions():
 
 def git_commit():
     """The project's git commit (with a +dirty mark), or None outside a checkout."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+        head = subprocess.run(["git", "-C", PROJECT_ROOT, "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", PROJECT_ROOT, "status", "--porcelain",
+                                "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -167,9 +169,3 @@ def _manifest_fields(config, meta, folder, report, timings):
         "data": {"sha256": meta.get("data_sha256"), "source": meta.get("data_source")},
         "parity": report, "export_seconds": timings,
     }
-
-
-def default_models_dir():
-    """artifacts/models under the project root (the contract's default)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(root, contract.DEFAULT_MODELS_DIR)

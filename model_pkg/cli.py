@@ -11,9 +11,7 @@ import os
 import sys
 
 from model_pkg.config import PRESETS
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_PIPELINE_WORKDIR = os.path.join(PROJECT_ROOT, "artifacts", "train", "default")
+from model_pkg.paths import default_models_dir, default_pipeline_workdir
 
 
 def _quiet_tensorflow():
@@ -64,7 +62,8 @@ def build_parser():
 
     generate = sub.add_parser("generate", help="draw digits with any runtime")
     generate.add_argument("--model", help="a version folder, e.g. .../cgan/1 (onnx, savedmodel)")
-    generate.add_argument("--runtime", default="onnx", choices=("onnx", "savedmodel", "rest", "grpc"))
+    generate.add_argument("--runtime", default="onnx",
+                          choices=("onnx", "savedmodel", "rest", "grpc"))
     generate.add_argument("--url", help="TF Serving REST address (default http://localhost:8501)")
     generate.add_argument("--target", help="TF Serving gRPC address (default localhost:8500)")
     generate.add_argument("--version", type=int, help="server-side version (rest, grpc)")
@@ -80,7 +79,7 @@ def build_parser():
                           help="also train on 60,000 generated digits and test on real ones (slow)")
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
-    pipeline.add_argument("--workdir", default=DEFAULT_PIPELINE_WORKDIR,
+    pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
                           help="training workdir (default: %(default)s)")
     pipeline.add_argument("--models-dir", help="default: artifacts/models under the project root")
     _add_gate_flags(pipeline)
@@ -138,7 +137,6 @@ def cmd_evaluate(args):
 def cmd_pipeline(args):
     """Train (resume-aware), export with parity, print the version and its metrics."""
     from export.evaluate import version_metrics
-    from export.exporter import default_models_dir
     from export.publish import list_versions, model_root
 
     root = model_root(args.models_dir or default_models_dir())
@@ -153,7 +151,6 @@ def cmd_pipeline(args):
 
 
 def cmd_promote(args):
-    from export.exporter import default_models_dir
     from export.manifest import verify_version
     from export.publish import model_root
     from serving import config_files

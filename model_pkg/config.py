@@ -26,7 +26,7 @@ class TrainConfig:
     d_learning_rate: float = 2e-4
     adam_beta1: float = 0.5         # DCGAN's beta1; 0.9 makes GANs oscillate
     adam_beta2: float = 0.999
-    ema_decay: float = 0.0          # EMA of G's weights for sampling/export (Yazici et al. 2019); 0 = off
+    ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------

@@ -67,5 +67,6 @@ def test_pipeline_trains_exports_and_prints_the_version(tmp_path):
     out = _cli("pipeline", "--workdir", tmp_path / "run", "--models-dir", tmp_path / "models",
                "--steps", 2, "--batch-size", 8, "--no-progress", "--skip-quality")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == f"new version: {tmp_path / 'models' / 'cgan' / '1'}"
+    version_dir = tmp_path / "models" / "cgan" / "1"
+    assert out.stdout.strip().splitlines()[-1] == f"new version: {version_dir}"
     assert (tmp_path / "models" / "cgan" / "1" / "model.onnx").exists()
