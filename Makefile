@@ -1,12 +1,16 @@
 # One command each for the main job and the tests; both set up .venv first.
 #   make pipeline   train (resume-aware) the default model on embedded defaults
 #   make test       run the test suite (what .ci/run calls)
-#   make bench      print the training-speed benchmark
+#   make bench      print the benchmark of every runtime (BENCHMARKS.md)
+#   make web MODEL=artifacts/models/cgan/1   the in-browser page on http://127.0.0.1:8000/
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup pipeline test bench clean
+MODEL ?= artifacts/models/cgan/1
+WEB := serving/web
+
+.PHONY: setup web-deps pipeline test bench web clean
 
 setup: $(VENV)/.installed
 
@@ -17,14 +21,24 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[test]'
 	touch $@
 
+# onnxruntime-web (the page) and onnxruntime-node (the Node.js example), from the lock file.
+web-deps: $(WEB)/node_modules/.installed
+
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
 pipeline: setup
 	$(VENV)/bin/model-pkg pipeline
 
-test: setup
+test: setup web-deps
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) benchmarks/train_speed.py
 
+web: setup web-deps
+	$(VENV)/bin/model-pkg web --model $(MODEL)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(WEB)/node_modules

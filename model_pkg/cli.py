@@ -25,6 +25,8 @@ def _add_train_flags(parser):
                         help="config preset (default: the workdir's own, else 'default')")
     parser.add_argument("--seed", type=int, help="random seed (weights, data order, noise)")
     parser.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
+                        help="override one config field, e.g. --set d_learning_rate=1e-4")
     parser.add_argument("--data", help="MNIST: a Keras-layout .npz or a folder of IDX .gz files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -71,12 +73,16 @@ def build_parser():
     generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
-    generate.add_argument("--seed", type=int, default=0, help="noise seed (NumPy default_rng)")
+    generate.add_argument("--seed", type=int, default=0, help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
 
     evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
     evaluate.add_argument("version_dir", help="a version folder")
     evaluate.add_argument("--cas", action="store_true",
                           help="also train on 60,000 generated digits and test on real ones (slow)")
+
+    web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
+    web.add_argument("--model", required=True, help="a version folder, e.g. artifacts/models/cgan/1")
+    web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
@@ -101,10 +107,13 @@ def build_parser():
 
 
 def cmd_train(args):
+    from model_pkg.config import parse_overrides
     from model_pkg.train import resolve_config, train_and_evaluate
 
-    config = resolve_config(args.workdir, preset=args.preset, steps=args.steps,
-                            seed=args.seed, batch_size=args.batch_size)
+    overrides = parse_overrides(args.overrides)
+    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    config = resolve_config(args.workdir, preset=args.preset, **overrides)
     result = train_and_evaluate(config, args.workdir, data_path=args.data,
                                 progress=not args.no_progress)
     print(json.dumps({"workdir": os.path.abspath(args.workdir), **vars(result)}, indent=2))
@@ -150,6 +159,21 @@ def cmd_pipeline(args):
     return 0
 
 
+def cmd_web(args):
+    from serving.web_app import make_server
+
+    server = make_server(args.model, port=args.port)
+    print(f"serving {os.path.abspath(args.model)} at "
+          f"http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 def cmd_promote(args):
     from export.manifest import verify_version
     from export.publish import model_root
@@ -180,7 +204,7 @@ def _stderr(line):
 
 
 _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
-             "evaluate": cmd_evaluate, "pipeline": cmd_pipeline, "promote": cmd_promote,
+             "evaluate": cmd_evaluate, "web": cmd_web, "pipeline": cmd_pipeline, "promote": cmd_promote,
              "rollback": cmd_rollback}
 
 

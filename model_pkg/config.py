@@ -27,6 +27,8 @@ class TrainConfig:
     adam_beta1: float = 0.5         # DCGAN's beta1; 0.9 makes GANs oscillate
     adam_beta2: float = 0.999
     ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
+    feature_matching: float = 0.0   # weight of a feature-matching term in G's loss; 0 = off
+    #                                 (Salimans 2016: match D's penultimate-feature means per digit)
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
@@ -74,6 +76,7 @@ BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "samp
 _POSITIVE_INTS = ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every",
                   "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
+_NON_NEGATIVE_FLOATS = ("feature_matching",)
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum", "ema_decay")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)   # export maps tanh's [-1, 1] to the contract's [0, 1]
 
@@ -93,6 +96,9 @@ def _validate(cfg):
     for name in _POSITIVE_FLOATS:
         if not isinstance(getattr(cfg, name), (int, float)) or not getattr(cfg, name) > 0:
             fail(name, "must be a number > 0")
+    for name in _NON_NEGATIVE_FLOATS:
+        if not isinstance(getattr(cfg, name), (int, float)) or not getattr(cfg, name) >= 0:
+            fail(name, "must be a number >= 0")
     for name in _UNIT_FLOATS:
         if not isinstance(getattr(cfg, name), (int, float)) or not 0 <= getattr(cfg, name) < 1:
             fail(name, "must be a number in [0, 1)")
@@ -113,6 +119,27 @@ SEED = TrainConfig(preset="seed")
 DEFAULT = TrainConfig(preset="default")
 
 PRESETS = {"seed": SEED, "default": DEFAULT}
+
+
+def parse_overrides(items):
+    """``["key=value", ...]`` -> {key: value typed as the TrainConfig field}.
+
+    Raises ValueError naming the item for an unknown key or a badly typed value.
+    """
+    fields = {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+    out = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        kind = fields[key]   # int, float or str: the dataclass annotations are classes
+        try:
+            out[key] = kind(text.strip())
+        except ValueError:
+            word = {int: "an integer", float: "a number", str: "a string"}[kind]
+            raise ValueError(f"--set {item!r}: {key} must be {word}") from None
+    return out
 
 
 def get_preset(name):

@@ -5,6 +5,11 @@ Losses (the seed report's):
   G: CE(D(G(z, y)), y)
 where CE is the mean sparse categorical cross-entropy over D's 11 logits.
 
+With config.feature_matching = w > 0, G's loss gains w * FM, where FM is the
+mean over digits of the mean squared difference between the average
+penultimate D features of real and of generated digits of that digit
+(Salimans et al. 2016, made per-digit because G is conditional).
+
 Randomness inside a step is stateless and keyed by (config.seed, step), so the
 whole random state of training is the step counter, which is checkpointed.
 """
@@ -32,6 +37,11 @@ class ConditionalGAN(keras.Model):
         if config.ema_decay > 0:
             self.ema_generator = networks.build_generator(config)
             self.ema_generator.set_weights(self.generator.get_weights())
+        # D with its penultimate features as a second output (same layers, same weights).
+        features = self.discriminator.get_layer("dense_act").output
+        self._d_with_features = keras.Model(self.discriminator.inputs,
+                                            [self.discriminator.outputs[0], features],
+                                            name="discriminator_with_features")
         self.step = self.add_weight(shape=(), dtype="int64", initializer="zeros",
                                     trainable=False, name="step")
         self._ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -97,7 +107,7 @@ class ConditionalGAN(keras.Model):
         with tf.GradientTape() as tape:
             # Real and fake go through D as separate batches so each BatchNorm
             # sees one kind only (a common GAN stabiliser; see README).
-            real_logits = self.discriminator(real_images, training=True)
+            real_logits, real_features = self._d_with_features(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
             d_loss = (self._ce(real_labels, real_logits) + self._ce(fake_class, fake_logits))
         d_vars = self.discriminator.trainable_variables
@@ -105,9 +115,12 @@ class ConditionalGAN(keras.Model):
 
         g_labels, g_noise = draws["g"]
         with tf.GradientTape() as tape:
-            logits = self.discriminator(self.generator((g_labels, g_noise), training=True),
-                                        training=True)
+            logits, features = self._d_with_features(
+                self.generator((g_labels, g_noise), training=True), training=True)
             g_loss = self._ce(g_labels, logits)
+            if self.config.feature_matching > 0:
+                g_loss += self.config.feature_matching * _feature_matching(
+                    tf.stop_gradient(real_features), real_labels, features, g_labels)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
         if self.ema_generator is not None:
@@ -139,6 +152,24 @@ class ConditionalGAN(keras.Model):
                     raise RuntimeError(f"two variables share the checkpoint key {key!r}")
                 state[key] = variable
         return state
+
+
+def _feature_matching(real_features, real_labels, fake_features, fake_labels):
+    """Mean over digits present in both batches of the squared gap of feature means.
+
+    features float32 [B, F]; labels int [B] in 0..9. Returns a scalar >= 0.
+    """
+    def class_means(features, labels):
+        one_hot = tf.one_hot(tf.cast(labels, tf.int32), contract.NUM_CLASSES)   # [B, 10]
+        counts = tf.reduce_sum(one_hot, axis=0)                                  # [10]
+        sums = tf.matmul(one_hot, features, transpose_a=True)                    # [10, F]
+        return sums / tf.maximum(counts, 1.0)[:, None], counts > 0
+
+    real_mean, real_seen = class_means(real_features, real_labels)
+    fake_mean, fake_seen = class_means(fake_features, fake_labels)
+    gap = tf.reduce_mean(tf.square(real_mean - fake_mean), axis=1)               # [10]
+    both = tf.cast(tf.logical_and(real_seen, fake_seen), tf.float32)
+    return tf.reduce_sum(gap * both) / tf.maximum(tf.reduce_sum(both), 1.0)
 
 
 def _accuracy(logits, labels):

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from model_pkg import contract, plots
+from model_pkg import plots
+from model_pkg.noise import portable_noise
 
 RUNTIMES = ("onnx", "savedmodel", "rest", "grpc")
 
@@ -37,14 +38,15 @@ def parse_labels(text):
 def generate_grid(client, labels, out, per_label=8, seed=0):
     """Draws ``per_label`` digits for each label (one row each) into PNG ``out``.
 
-    Noise is standard normal from NumPy's default_rng(seed): the same call
-    gives the same picture on every runtime.
+    Noise is model_pkg.noise.portable_noise(seed, rows * per_label): the same
+    call gives the same picture on every runtime, and one label with
+    per_label=100 gives the web page's grid for that label and seed.
     """
     if per_label < 1:
         raise ValueError(f"--per-label {per_label}: must be >= 1")
     rows = len(labels)
     label = np.repeat(np.asarray(labels), per_label)
-    noise = np.random.default_rng(seed).standard_normal((rows * per_label, contract.NOISE_DIM))
+    noise = portable_noise(seed, rows * per_label)
     images = client.generate(label, noise)
     plots.save_grid(out, images, max(rows, 1), per_label)
     return images

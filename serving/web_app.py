@@ -1,0 +1,114 @@
+"""``model-pkg web``: the browser page and one published version, on loopback.
+
+The page (serving/web/) runs model.onnx in the browser with onnxruntime-web;
+this server only hands out files, so no inference happens server-side. It
+serves a fixed set of routes, never a directory listing:
+
+  /, /index.html, /app.js, /noise.js, /onnx_meta.js   the page (serving/web/)
+  /ort/<file>        onnxruntime-web's dist files (npm ci in serving/web)
+  /model.onnx        the version's ONNX file, the bytes checked against its manifest
+  /manifest.json     the version's manifest
+"""
+
+import hashlib
+import http.server
+import os
+import re
+import threading
+
+from model_pkg import contract
+from model_pkg.paths import PROJECT_ROOT
+
+WEB_DIR = os.path.join(PROJECT_ROOT, "serving", "web")
+ORT_DIST = os.path.join(WEB_DIR, "node_modules", "onnxruntime-web", "dist")
+PAGE_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js",
+              "/noise.js": "noise.js", "/onnx_meta.js": "onnx_meta.js"}
+_ORT_NAME = re.compile(r"^/ort/([A-Za-z0-9_.-]+\.(?:js|mjs|wasm|map))$")
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+          ".wasm": "application/wasm", ".map": "application/json", ".json": "application/json",
+          ".onnx": "application/octet-stream"}
+
+
+class WebError(RuntimeError):
+    """The page cannot be served (missing npm packages, bad version folder)."""
+
+
+def load_version(version_dir):
+    """(model.onnx bytes, manifest bytes) of a verified version; raises naming the problem."""
+    from export.manifest import verify_version
+
+    manifest = verify_version(version_dir)
+    onnx_path = os.path.join(version_dir, contract.ONNX_NAME)
+    with open(onnx_path, "rb") as handle:
+        model = handle.read()
+    # Re-hashed after reading: the bytes served are the bytes the manifest names.
+    if hashlib.sha256(model).hexdigest() != manifest["files"][contract.ONNX_NAME]:
+        raise WebError(f"{onnx_path}: changed after verification; not serving it")
+    with open(os.path.join(version_dir, contract.MANIFEST_NAME), "rb") as handle:
+        return model, handle.read()
+
+
+def check_web_dir(web_dir=WEB_DIR):
+    """Raises WebError unless the page and onnxruntime-web's files are present."""
+    missing = [name for name in set(PAGE_FILES.values())
+               if not os.path.isfile(os.path.join(web_dir, name))]
+    if missing:
+        raise WebError(f"{web_dir}: page files missing: {sorted(missing)}")
+    if not os.path.isfile(os.path.join(ORT_DIST, "ort.wasm.min.js")):
+        raise WebError(f"{ORT_DIST} is missing: run `make web-deps` "
+                       "(npm ci in serving/web) to install onnxruntime-web")
+
+
+def _handler(files):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            path = self.path.split("?", 1)[0]
+            body = files(path)
+            if body is None:
+                self.send_error(404, f"{path}: not one of this page's files")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", _TYPES.get(os.path.splitext(path)[1] or ".html"))
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            # Cross-origin isolation lets onnxruntime-web use threads.
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt, *args):   # quiet: tests and the CLI print what matters
+            pass
+
+    return Handler
+
+
+def make_server(version_dir, port=8000, host="127.0.0.1"):
+    """A ThreadingHTTPServer for the page and ``version_dir``; call serve_forever()."""
+    check_web_dir()
+    model, manifest = load_version(version_dir)
+    fixed = {"/model.onnx": model, "/manifest.json": manifest}
+
+    def files(path):
+        if path in fixed:
+            return fixed[path]
+        if path in PAGE_FILES:
+            return _read(os.path.join(WEB_DIR, PAGE_FILES[path]))
+        match = _ORT_NAME.match(path)
+        return _read(os.path.join(ORT_DIST, match.group(1))) if match else None
+
+    return http.server.ThreadingHTTPServer((host, port), _handler(files))
+
+
+def _read(path):
+    if not os.path.isfile(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def start_in_thread(version_dir, port=0):
+    """(server, url) with the server running in a daemon thread (tests, notebooks)."""
+    server = make_server(version_dir, port=port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
