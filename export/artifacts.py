@@ -12,9 +12,14 @@ from export.signature import make_serving_fn, serving_specs
 from model_pkg import contract
 
 # Opset 17: inside tf2onnx 1.17's table (it ends at 18) and run by every
-# target runtime (ONNX Runtime CPU/CUDA, -web, -node); every op this graph
-# uses (OneHot, ConvTranspose, LeakyRelu, Clip) is unchanged since opset 13.
+# target runtime (ONNX Runtime CPU/CUDA, -web, -node); every op either graph
+# uses (Gather, Gemm, Conv, DepthToSpace, LeakyRelu, Sigmoid; tf2onnx's OneHot,
+# ConvTranspose, Tile, Clip) is unchanged since opset 13.
 ONNX_OPSET = 17
+# How model.onnx is written: "rewritten" (export/onnx_graph.py, the fast graph
+# users get) or "tf2onnx" (the straight conversion, kept as the benchmark's
+# baseline and as a second opinion in the tests).
+ONNX_BUILDERS = ("rewritten", "tf2onnx")
 # Warmup covers every label at batch 1 and the batch sizes TF Serving's
 # batcher pads to, so no request pays for a first-time kernel setup.
 WARMUP_BATCH_SIZES = (1, 16, 64, 256)
@@ -67,9 +72,20 @@ def write_warmup(version_dir):
     return path
 
 
-def write_onnx(generator, path):
-    """model.onnx: the same function without asserts; batch dimension named N."""
+def write_onnx(generator, path, config=None, builder="rewritten"):
+    """model.onnx: the serving function without asserts; batch dimension named N.
+
+    builder "rewritten" needs the training ``config`` (leaky slope, activation).
+    """
     import onnx
+
+    if builder == "rewritten":
+        from export.onnx_graph import build_model
+
+        onnx.save(build_model(generator, config, ONNX_OPSET), path)
+        return path
+    if builder != "tf2onnx":
+        raise ValueError(f"builder={builder!r}: must be one of {ONNX_BUILDERS}")
     import tf2onnx
 
     model, _ = tf2onnx.convert.from_function(

@@ -38,13 +38,13 @@ def load_trained_generator(workdir):
     return gan.inference_generator, config, meta, folder
 
 
-def build_staging(generator, staging):
+def build_staging(generator, staging, config):
     """Writes SavedModel, warmup and ONNX into ``staging``; returns timings in seconds."""
     timings = {}
     for name, write in (("savedmodel", lambda: artifacts.write_savedmodel(generator, staging)),
                         ("warmup", lambda: artifacts.write_warmup(staging)),
                         ("onnx", lambda: artifacts.write_onnx(
-                            generator, os.path.join(staging, contract.ONNX_NAME)))):
+                            generator, os.path.join(staging, contract.ONNX_NAME), config))):
         began = time.perf_counter()
         write()
         timings[name] = round(time.perf_counter() - began, 3)
@@ -127,7 +127,7 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
     for name in publish.clean_stale_staging(root):
         log(f"removed leftover {name} of an interrupted export")
     with publish.staging_dir(root) as staging:
-        timings = build_staging(generator, staging)
+        timings = build_staging(generator, staging, config)
         began_parity = time.perf_counter()
         report = check_staging(generator, staging)
         timings["parity"] = round(time.perf_counter() - began_parity, 3)
@@ -161,7 +161,8 @@ def _manifest_fields(config, meta, folder, report, timings):
     return {
         "format": MANIFEST_FORMAT, "model_name": contract.MODEL_NAME,
         "signature": contract.signature_description(),
-        "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME},
+        "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME,
+                 "builder": "rewritten (export/onnx_graph.py)"},
         "libraries": library_versions(), "git_commit": git_commit(),
         "training": {"config": config.to_dict(), "step": meta["step"],
                      "checkpoint": os.path.basename(folder),

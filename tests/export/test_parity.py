@@ -79,11 +79,15 @@ def test_graph_assert_messages_name_input_and_rule(runtimes, case, input_name):
 
 
 def test_raw_onnx_would_draw_label_minus_one_so_the_validator_must_stand_in_front(runtimes):
-    # The reason for the validator: ONNX's OneHot turns -1 into class 9.
+    # The reason for the validator: ONNX's Gather reads index -1 as the last
+    # row, so the raw graph draws a 9 for label -1 (label 10 it does refuse).
     session = runtimes["onnx"].session
     noise = np.zeros((1, contract.NOISE_DIM), np.float32)
-    out = session.run(None, {"label": np.array([-1], np.int32), "noise": noise})[0]
-    assert out.shape == (1, 28, 28, 1)
+    minus_one = session.run(None, {"label": np.array([-1], np.int32), "noise": noise})[0]
+    nine = session.run(None, {"label": np.array([9], np.int32), "noise": noise})[0]
+    np.testing.assert_array_equal(minus_one, nine)
+    with pytest.raises(Exception, match="out of bounds|indices"):
+        session.run(None, {"label": np.array([10], np.int32), "noise": noise})
 
 
 def test_compare_raises_above_tolerance():
