@@ -4,8 +4,7 @@ The reference is what a student would write: the same two Keras models, Adam,
 one tf.function step fed from NumPy, nothing else. The package runs its own
 ConditionalGAN.train_step fed by its tf.data pipeline, exactly as train.py
 does. Rounds alternate (ref, pkg, ref, pkg, ...) because these machines drift;
-the medians and their ratio are printed, plus one end-to-end
-``train_and_evaluate`` (with checkpoints, logs and grids) for the full picture.
+the medians and their ratio are printed. ``model-pkg bench`` runs this too.
 
     python benchmarks/train_speed.py [--steps 200] [--rounds 3] [--batch 64]
 """
@@ -14,19 +13,25 @@ import argparse
 import json
 import os
 import statistics
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def reference_step_fn(config):
-    """A plain seed-faithful step over fresh Keras models (no package machinery)."""
+    """A plain seed-faithful step over fresh Keras models (no package machinery).
+
+    Always float32, whatever ``config.compute_dtype`` says: the baseline is the
+    seed's loop as written.
+    """
+    import dataclasses
+
     import keras
     import tensorflow as tf
 
     from model_pkg import networks
 
+    config = dataclasses.replace(config, compute_dtype="float32")
     gen, disc = networks.build_generator(config), networks.build_discriminator(config)
     g_opt = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.adam_beta1)
     d_opt = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.adam_beta1)
@@ -70,14 +75,11 @@ def time_package(step_fn, batches, steps):
     return steps / (time.perf_counter() - began)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--preset", default="seed")
-    args = parser.parse_args()
+def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=None):
+    """Interleaved rounds of the reference loop and the package's step, same process.
 
+    Returns per-round steps/s of both and the median ratio package / reference.
+    """
     import dataclasses
 
     import numpy as np
@@ -85,13 +87,13 @@ def main():
 
     from model_pkg import config as config_lib, data
     from model_pkg.input_pipeline import image_spec, train_dataset
-    from model_pkg.train import build_gan, train_and_evaluate
+    from model_pkg.train import build_gan
 
-    cfg = dataclasses.replace(config_lib.get_preset(args.preset), batch_size=args.batch)
+    cfg = dataclasses.replace(config_lib.get_preset(preset), batch_size=batch,
+                              **(overrides or {}))
     mnist = data.load_mnist()
     x = data.to_model_range(mnist.x_train)
     y = mnist.y_train.astype(np.int32)
-
     gan = build_gan(cfg)
     pkg_step = tf.function(gan.train_step, input_signature=[
         (image_spec(), tf.TensorSpec([None], tf.int32))])
@@ -99,25 +101,25 @@ def main():
     ref_step = reference_step_fn(cfg)
     time_reference(ref_step, x, y, cfg.batch_size, 10)   # trace + warm up
     time_package(pkg_step, batches, 10)
-
     ref, pkg = [], []
-    for _ in range(args.rounds):
-        ref.append(time_reference(ref_step, x, y, cfg.batch_size, args.steps))
-        pkg.append(time_package(pkg_step, batches, args.steps))
+    for _ in range(rounds):
+        ref.append(time_reference(ref_step, x, y, cfg.batch_size, steps))
+        pkg.append(time_package(pkg_step, batches, steps))
+    return {"preset": preset, "batch": batch, "steps_per_round": steps,
+            "reference_steps_per_s": [round(r, 2) for r in ref],
+            "package_steps_per_s": [round(p, 2) for p in pkg],
+            "ratio_package_over_reference":
+                round(statistics.median(pkg) / statistics.median(ref), 3)}
 
-    with tempfile.TemporaryDirectory() as workdir:
-        e2e_cfg = dataclasses.replace(cfg, steps=args.steps, checkpoint_every=100)
-        e2e = train_and_evaluate(e2e_cfg, workdir, progress=False, log=lambda *_: None)
 
-    result = {
-        "batch": cfg.batch_size, "preset": cfg.preset, "steps_per_round": args.steps,
-        "reference_steps_per_s": [round(r, 2) for r in ref],
-        "package_steps_per_s": [round(p, 2) for p in pkg],
-        "ratio_package_over_reference": round(statistics.median(pkg) / statistics.median(ref), 3),
-        "end_to_end_steps_per_s (incl. tracing, checkpoints, grids)": e2e.steps_per_second,
-        "end_to_end_peak_rss_mib": e2e.peak_rss_mib,
-    }
-    print(json.dumps(result, indent=2))
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--preset", default="seed")
+    args = parser.parse_args()
+    print(json.dumps(measure_training(args.preset, args.steps, args.rounds, args.batch), indent=2))
 
 
 if __name__ == "__main__":

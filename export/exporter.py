@@ -5,6 +5,7 @@ publish on failure), then under the publish lock number it, stamp the ONNX
 metadata and the manifest, fsync and rename into place.
 """
 
+import dataclasses
 import datetime
 import json
 import os
@@ -33,7 +34,9 @@ def load_trained_generator(workdir):
         raise ExportError(f"{workdir}: no training run with a checkpoint to export "
                           "(run `model-pkg train --workdir DIR` first)")
     step, folder, meta = found
-    gan = build_gan(config)
+    # Exported graphs compute in float32 whatever the training compute dtype
+    # (the weights are float32 either way), so every runtime can agree to 1e-5.
+    gan = build_gan(dataclasses.replace(config, compute_dtype="float32"))
     checkpoint.restore(folder, gan.state_variables())
     return gan.inference_generator, config, meta, folder
 

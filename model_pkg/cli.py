@@ -11,7 +11,7 @@ import os
 import sys
 
 from model_pkg.config import PRESETS
-from model_pkg.paths import default_models_dir, default_pipeline_workdir
+from model_pkg.paths import PROJECT_ROOT, default_models_dir, default_pipeline_workdir
 
 
 def _quiet_tensorflow():
@@ -83,6 +83,14 @@ def build_parser():
     web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
     web.add_argument("--model", required=True, help="a version folder, e.g. artifacts/models/cgan/1")
     web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
+
+    bench = sub.add_parser("bench", help="benchmark every runtime, training and export")
+    bench.add_argument("--out-json", default=os.path.join(PROJECT_ROOT, "artifacts", "bench",
+                                                          "bench.json"))
+    bench.add_argument("--out-md", default=os.path.join(PROJECT_ROOT, "BENCHMARKS.md"),
+                       help="the Markdown report (default: BENCHMARKS.md in the project)")
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes: checks the benchmark runs, numbers mean nothing")
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
@@ -174,6 +182,15 @@ def cmd_web(args):
     return 0
 
 
+def cmd_bench(args):
+    from benchmarks import suite
+
+    results = suite.main(args.out_json, args.out_md, quick=args.quick, log=_stderr)
+    print(json.dumps(results["ratios"], indent=2))
+    print(f"wrote {args.out_md} and {args.out_json}")
+    return 0
+
+
 def cmd_promote(args):
     from export.manifest import verify_version
     from export.publish import model_root
@@ -204,7 +221,7 @@ def _stderr(line):
 
 
 _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
-             "evaluate": cmd_evaluate, "web": cmd_web, "pipeline": cmd_pipeline, "promote": cmd_promote,
+             "evaluate": cmd_evaluate, "web": cmd_web, "bench": cmd_bench, "pipeline": cmd_pipeline, "promote": cmd_promote,
              "rollback": cmd_rollback}
 
 

@@ -26,9 +26,13 @@ class TrainConfig:
     d_learning_rate: float = 2e-4
     adam_beta1: float = 0.5         # DCGAN's beta1; 0.9 makes GANs oscillate
     adam_beta2: float = 0.999
+    compute_dtype: str = "float32"  # "bfloat16": Keras mixed_bfloat16 (bf16 math, f32 weights);
+    #                                 export always rebuilds G in float32
     ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
     feature_matching: float = 0.0   # weight of a feature-matching term in G's loss; 0 = off
     #                                 (Salimans 2016: match D's penultimate-feature means per digit)
+    mode_seeking: float = 0.0       # weight of a mode-seeking term in G's loss; 0 = off (Mao 2019:
+    #                                 two noises, same digit, should give different images)
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
@@ -76,9 +80,10 @@ BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "samp
 _POSITIVE_INTS = ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every",
                   "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
-_NON_NEGATIVE_FLOATS = ("feature_matching",)
+_NON_NEGATIVE_FLOATS = ("feature_matching", "mode_seeking")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum", "ema_decay")   # in [0, 1)
-_ACTIVATIONS = ("tanh",)   # export maps tanh's [-1, 1] to the contract's [0, 1]
+_ACTIVATIONS = ("tanh",)
+_COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
 
 
 def _validate(cfg):
@@ -104,6 +109,8 @@ def _validate(cfg):
             fail(name, "must be a number in [0, 1)")
     if not isinstance(cfg.leaky_slope, (int, float)) or not 0 <= cfg.leaky_slope < 1:
         fail("leaky_slope", "must be a number in [0, 1)")
+    if cfg.compute_dtype not in _COMPUTE_DTYPES:
+        fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
     if cfg.output_activation not in _ACTIVATIONS:
         fail("output_activation", f"must be one of {_ACTIVATIONS}")
     if cfg.batch_size > contract.MNIST_TRAIN_SIZE:

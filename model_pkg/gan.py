@@ -10,6 +10,11 @@ mean over digits of the mean squared difference between the average
 penultimate D features of real and of generated digits of that digit
 (Salimans et al. 2016, made per-digit because G is conditional).
 
+With config.mode_seeking = m > 0, G's batch is two halves with the same
+digits and independent noise, and G's loss gains m / (r + 1e-5), where r is
+the mean absolute image difference of the pairs over their mean absolute noise
+difference (Mao et al. 2019): G is paid for not collapsing nearby noise.
+
 Randomness inside a step is stateless and keyed by (config.seed, step), so the
 whole random state of training is the step counter, which is checkpointed.
 """
@@ -114,13 +119,19 @@ class ConditionalGAN(keras.Model):
         self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
 
         g_labels, g_noise = draws["g"]
+        half = batch // 2
+        if self.config.mode_seeking > 0:   # pairs (i, i + half) share a digit
+            g_labels = tf.concat([g_labels[:half], g_labels[:half], g_labels[2 * half:]], 0)
         with tf.GradientTape() as tape:
-            logits, features = self._d_with_features(
-                self.generator((g_labels, g_noise), training=True), training=True)
+            g_images = self.generator((g_labels, g_noise), training=True)
+            logits, features = self._d_with_features(g_images, training=True)
             g_loss = self._ce(g_labels, logits)
+            if self.config.mode_seeking > 0:
+                g_loss += self.config.mode_seeking * _mode_seeking(g_images, g_noise, half)
             if self.config.feature_matching > 0:
                 g_loss += self.config.feature_matching * _feature_matching(
-                    tf.stop_gradient(real_features), real_labels, features, g_labels)
+                    tf.stop_gradient(tf.cast(real_features, tf.float32)), real_labels,
+                    tf.cast(features, tf.float32), g_labels)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
         if self.ema_generator is not None:
@@ -170,6 +181,14 @@ def _feature_matching(real_features, real_labels, fake_features, fake_labels):
     gap = tf.reduce_mean(tf.square(real_mean - fake_mean), axis=1)               # [10]
     both = tf.cast(tf.logical_and(real_seen, fake_seen), tf.float32)
     return tf.reduce_sum(gap * both) / tf.maximum(tf.reduce_sum(both), 1.0)
+
+
+def _mode_seeking(images, noise, half):
+    """1 / (r + 1e-5), r = mean |x_i - x_{i+half}| / mean |z_i - z_{i+half}| (scalar > 0)."""
+    images = tf.cast(images, tf.float32)
+    image_gap = tf.reduce_mean(tf.abs(images[:half] - images[half:2 * half]))
+    noise_gap = tf.reduce_mean(tf.abs(noise[:half] - noise[half:2 * half]))
+    return 1.0 / (image_gap / noise_gap + 1e-5)
 
 
 def _accuracy(logits, labels):

@@ -14,6 +14,11 @@ _SEED_FILTERS = 64      # channels of every hidden conv and the 7x7 map
 _DISC_HIDDEN = 128      # width of the discriminator's dense layer
 
 
+def _policy(config):
+    """Keras dtype policy of the hidden layers (outputs stay float32 for stable losses)."""
+    return "mixed_bfloat16" if config.compute_dtype == "bfloat16" else "float32"
+
+
 def build_generator(config):
     """The conditional generator G(label, noise).
 
@@ -30,18 +35,20 @@ def build_generator(config):
     one_hot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, contract.NUM_CLASSES, dtype="float32"),
         output_shape=(contract.NUM_CLASSES,), name="one_hot")(label)
-    x = layers.Concatenate(name="concat")([one_hot, noise])
-    x = layers.Dense(_SEED_GRID * _SEED_GRID * _SEED_FILTERS, name="dense")(x)
+    dt = _policy(config)
+    x = layers.Concatenate(name="concat", dtype=dt)([one_hot, noise])
+    x = layers.Dense(_SEED_GRID * _SEED_GRID * _SEED_FILTERS, name="dense", dtype=dt)(x)
     x = _bn(config, "dense_bn")(x)
-    x = layers.LeakyReLU(config.leaky_slope, name="dense_act")(x)
-    x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape")(x)
-    x = layers.UpSampling2D(2, name="up1")(x)
-    x = layers.Conv2DTranspose(_SEED_FILTERS, 3, padding="same", name="convt1")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
+    x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape", dtype=dt)(x)
+    x = layers.UpSampling2D(2, name="up1", dtype=dt)(x)
+    x = layers.Conv2DTranspose(_SEED_FILTERS, 3, padding="same", name="convt1", dtype=dt)(x)
     x = _bn(config, "convt1_bn")(x)
-    x = layers.LeakyReLU(config.leaky_slope, name="convt1_act")(x)
-    x = layers.UpSampling2D(2, name="up2")(x)
-    x = layers.Conv2DTranspose(contract.IMAGE_CHANNELS, 3, padding="same", name="convt2")(x)
-    images = layers.Activation(config.output_activation, name="output")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="convt1_act", dtype=dt)(x)
+    x = layers.UpSampling2D(2, name="up2", dtype=dt)(x)
+    x = layers.Conv2DTranspose(contract.IMAGE_CHANNELS, 3, padding="same", name="convt2",
+                               dtype=dt)(x)
+    images = layers.Activation(config.output_activation, name="output", dtype="float32")(x)
     return keras.Model([label, noise], images, name="generator")
 
 
@@ -53,23 +60,23 @@ def build_discriminator(config):
     Seed table: 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
     """
     image = keras.Input(shape=contract.IMAGE_SHAPE, dtype="float32", name="image")
-    x = image
+    x, dt = image, _policy(config)
     for i in (1, 2):
-        x = layers.Conv2D(_SEED_FILTERS, 3, padding="same", name=f"conv{i}")(x)
+        x = layers.Conv2D(_SEED_FILTERS, 3, padding="same", name=f"conv{i}", dtype=dt)(x)
         x = _bn(config, f"conv{i}_bn")(x)
-        x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(_DISC_HIDDEN, name="dense")(x)
+        x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act", dtype=dt)(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=dt)(x)
+    x = layers.Flatten(name="flatten", dtype=dt)(x)
+    x = layers.Dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
     x = _bn(config, "dense_bn")(x)
-    x = layers.LeakyReLU(config.leaky_slope, name="dense_act")(x)
-    logits = layers.Dense(contract.NUM_DISC_OUTPUTS, name="logits")(x)
+    x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
+    logits = layers.Dense(contract.NUM_DISC_OUTPUTS, name="logits", dtype="float32")(x)
     return keras.Model(image, logits, name="discriminator")
 
 
 def _bn(config, name):
-    return layers.BatchNormalization(momentum=config.bn_momentum,
-                                     epsilon=config.bn_epsilon, name=name)
+    return layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
+                                     name=name, dtype=_policy(config))
 
 
 def parameter_table(model):

@@ -1,0 +1,73 @@
+"""Ratios against the targets and the Markdown report of a ``model-pkg bench`` run."""
+
+import json
+
+TARGETS = {
+    "onnx_cpu_over_savedmodel_b256": 1.5,   # ONNX Runtime CPU vs TensorFlow, batch 256
+    "onnx_cpu_share_of_sgemm_b256": 0.60,   # of the machine's float32 matmul peak
+    "onnx_cpu_p50_ms_b1": 0.2,              # at or under
+    "training_over_reference": 1.5,         # package steps/s vs the plain loop, batch 64
+}
+
+
+def ratios(results):
+    """The numbers the targets are stated in."""
+    inf = results["inference"]
+    big = max(next(iter(inf.values())))   # 256 in a full run; the largest batch otherwise
+    peak = max(results["sgemm_gflops"].values())
+    out = {
+        "onnx_cpu_over_savedmodel_b256": _ratio(inf, "onnx_cpu", "savedmodel_tf", big),
+        "onnx_cpu_over_tf2onnx_b256": _ratio(inf, "onnx_cpu", "onnx_cpu_tf2onnx", big),
+        "onnx_cpu_share_of_sgemm_b256": round(inf["onnx_cpu"][big]["gflops"] / peak, 3),
+        "onnx_cpu_p50_ms_b1": inf["onnx_cpu"][1]["p50_ms"],
+        "training_over_reference": {t["preset"]: t["ratio_package_over_reference"]
+                                    for t in results["training"]},
+    }
+    for batch in (64, 1024):
+        if batch in inf["onnx_cpu"]:
+            out[f"onnx_cpu_over_savedmodel_b{batch}"] = _ratio(inf, "onnx_cpu",
+                                                               "savedmodel_tf", batch)
+    return out
+
+
+def _ratio(inf, a, b, batch):
+    if a not in inf or b not in inf or batch not in inf[b]:
+        return None
+    return round(inf[a][batch]["images_per_s"] / inf[b][batch]["images_per_s"], 3)
+
+
+def markdown(results):
+    """BENCHMARKS.md: the tables of one run, the targets, the raw JSON."""
+    m, peak = results["machine"], max(results["sgemm_gflops"].values())
+    lines = ["# Benchmarks", "",
+             f"One run of `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
+             f"CUDA usable: {m['cuda_usable']}. sgemm peak (2048x2048 float32): "
+             + ", ".join(f"{k} {v} GFLOP/s" for k, v in results["sgemm_gflops"].items())
+             + f". Rates count 16.04 MFLOP per image. Runtimes were interleaved in one process.",
+             "", "## Inference", "",
+             "| runtime | batch | images/s | p50 ms | p99 ms | GFLOP/s | share of sgemm peak |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, per in results["inference"].items():
+        for batch, s in per.items():
+            lines.append(f"| {name} | {batch} | {s['images_per_s']:,.0f} | {s['p50_ms']:.3f} | "
+                         f"{s['p99_ms']:.3f} | {s['gflops']:.1f} | {s['gflops'] / peak:.0%} |")
+    lines += ["", "## Targets", "", "| measure | target | this run |", "| --- | ---: | ---: |"]
+    r = results["ratios"]
+    for key, target in TARGETS.items():
+        lines.append(f"| {key} | {'<=' if key.endswith('_ms_b1') else '>='} {target} | "
+                     f"{r[key]} |")
+    lines += ["", "## Training (batch 64, steps/s per round, interleaved)", "",
+              "| preset | reference loop | package | median ratio |", "| --- | --- | --- | ---: |"]
+    for t in results["training"]:
+        lines.append(f"| {t['preset']} | {t['reference_steps_per_s']} | "
+                     f"{t['package_steps_per_s']} | {t['ratio_package_over_reference']} |")
+    lines += ["", "## Memory, export, session start", "",
+              f"- training run ({results['training_run']['steps_per_second']} steps/s end to end):"
+              f" peak RSS {results['training_run']['peak_rss_mib']} MiB",
+              f"- ONNX client generating batch 1024: peak RSS "
+              f"{results['client_batch1024_peak_rss_mib']} MiB",
+              f"- export: {json.dumps(results['export'])}",
+              f"- ONNX Runtime session start (ms, median of 20): "
+              f"{json.dumps(results['onnx_session_start_ms'])}",
+              "", "## Raw results", "", "```json", json.dumps(results, indent=1), "```", ""]
+    return "\n".join(lines)

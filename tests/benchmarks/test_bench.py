@@ -1,0 +1,41 @@
+"""`model-pkg bench --quick` end to end: every section filled, every runtime agreeing."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import inference, report, suite
+
+
+def test_quick_bench_writes_both_reports(tmp_path):
+    out_json, out_md = tmp_path / "bench.json", tmp_path / "BENCHMARKS.md"
+    results = suite.main(str(out_json), str(out_md), quick=True, log=lambda *_: None)
+    saved = json.loads(out_json.read_text())
+    assert saved["ratios"] == json.loads(json.dumps(results["ratios"]))
+    assert set(saved["inference"]) >= {"keras", "savedmodel_tf", "onnx_cpu", "onnx_client",
+                                       "onnx_cpu_tf2onnx"}
+    for per_batch in saved["inference"].values():
+        for stats in per_batch.values():
+            assert stats["calls"] >= 5 and 0 < stats["p50_ms"] <= stats["p99_ms"]
+    assert all(v > 1 for v in saved["sgemm_gflops"].values())
+    assert saved["training_run"]["peak_rss_mib"] > 100
+    assert saved["client_batch1024_peak_rss_mib"] > 50
+    assert [t["preset"] for t in saved["training"]] == ["seed", "default"]
+    text = out_md.read_text()
+    assert "| onnx_cpu | 8 |" in text and "## Targets" in text and "sgemm" in text
+
+
+def test_bench_refuses_runtimes_that_disagree():
+    same = np.zeros((2, 28, 28, 1), np.float32)
+    inference.check_agreement({"a": same, "b": same + 5e-5}, 2)
+    with pytest.raises(AssertionError, match="b differs from a by 0.001"):
+        inference.check_agreement({"a": same, "b": same + 1e-3}, 2)
+
+
+def test_stats_percentiles():
+    stats = inference._stats([0.001] * 99 + [0.1], batch=10)
+    assert stats["p50_ms"] == 1.0 and stats["p99_ms"] == 1.0 and stats["images_per_s"] == 10_000
+    stats = inference._stats([0.001] * 98 + [0.1, 0.1], batch=10)
+    assert stats["p99_ms"] == 100.0
+    assert report.TARGETS["onnx_cpu_p50_ms_b1"] == 0.2
