@@ -31,6 +31,7 @@ class TrainConfig:
     ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
     feature_matching: float = 0.0   # weight of a feature-matching term in G's loss; 0 = off
     #                                 (Salimans 2016: match D's penultimate-feature means per digit)
+    label_smoothing: float = 0.0    # one-sided: D's real target is 1 - s on the digit, s on fake
     mode_seeking: float = 0.0       # weight of a mode-seeking term in G's loss; 0 = off (Mao 2019:
     #                                 two noises, same digit, should give different images)
     # --- reproducibility --------------------------------------------------
@@ -81,7 +82,8 @@ _POSITIVE_INTS = ("batch_size", "checkpoint_every", "keep_checkpoints", "log_eve
                   "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _NON_NEGATIVE_FLOATS = ("feature_matching", "mode_seeking")
-_UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum", "ema_decay")   # in [0, 1)
+_UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum", "ema_decay",
+                "label_smoothing")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
 

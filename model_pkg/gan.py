@@ -10,6 +10,9 @@ mean over digits of the mean squared difference between the average
 penultimate D features of real and of generated digits of that digit
 (Salimans et al. 2016, made per-digit because G is conditional).
 
+With config.label_smoothing = s > 0, D's target for a real digit is 1 - s on
+its digit and s on "fake" (one-sided label smoothing, Salimans et al. 2016).
+
 With config.mode_seeking = m > 0, G's batch is two halves with the same
 digits and independent noise, and G's loss gains m / (r + 1e-5), where r is
 the mean absolute image difference of the pairs over their mean absolute noise
@@ -78,6 +81,17 @@ class ConditionalGAN(keras.Model):
             # Trainable weights are averaged; BatchNorm statistics are copied as they are.
             ema.assign(decay * ema + (1.0 - decay) * weight if weight.trainable else weight)
 
+    def _real_loss(self, labels, logits):
+        """CE on real digits; with label_smoothing s the target is 1 - s on the digit and
+        s on "fake" (one-sided: generated digits keep a hard target)."""
+        s = self.config.label_smoothing
+        if s == 0:
+            return self._ce(labels, logits)
+        target = ((1.0 - s) * tf.one_hot(labels, contract.NUM_DISC_OUTPUTS) +
+                  s * tf.one_hot(contract.FAKE_CLASS, contract.NUM_DISC_OUTPUTS))
+        return tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
+            target, tf.cast(logits, tf.float32)))
+
     def _key(self, offset):
         """Stateless seed of one draw: (config seed, step-and-draw index)."""
         return tf.stack([tf.constant(self.config.seed, tf.int64),
@@ -114,7 +128,7 @@ class ConditionalGAN(keras.Model):
             # sees one kind only (a common GAN stabiliser; see README).
             real_logits, real_features = self._d_with_features(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = (self._ce(real_labels, real_logits) + self._ce(fake_class, fake_logits))
+            d_loss = self._real_loss(real_labels, real_logits) + self._ce(fake_class, fake_logits)
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
 

@@ -12,7 +12,7 @@ from tests.model_pkg.test_train import _assert_same_state, _run, _state
 
 
 @pytest.mark.parametrize("option", [{"feature_matching": 10.0}, {"mode_seeking": 1.0},
-                                    {"compute_dtype": "bfloat16"}])
+                                    {"label_smoothing": 0.1}, {"compute_dtype": "bfloat16"}])
 def test_option_changes_training_and_resumes_bit_exactly(tiny_config, tmp_path, option):
     changed = dataclasses.replace(tiny_config, **option)
     _run(tiny_config, tmp_path / "seed")
@@ -43,6 +43,15 @@ def test_feature_matching_term():
     # digit 2 has no fake sample and is left out.
     value = gan._feature_matching(real, tf.constant([0, 0, 1]), fake, tf.constant([0, 1]))
     assert float(value) == pytest.approx(8.0)   # mean over the two shared digits: (0 + 16) / 2
+
+
+def test_one_sided_label_smoothing_target():
+    model = gan.ConditionalGAN(dataclasses.replace(config_lib.SEED, label_smoothing=0.25))
+    logits = tf.constant(np.random.default_rng(0).standard_normal((3, 11)), tf.float32)
+    labels = tf.constant([0, 4, 9])
+    log_p = tf.nn.log_softmax(logits).numpy()
+    expected = -np.mean(0.75 * log_p[[0, 1, 2], [0, 4, 9]] + 0.25 * log_p[:, 10])
+    assert float(model._real_loss(labels, logits)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_mode_seeking_term_grows_when_images_collapse():
