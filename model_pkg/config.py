@@ -31,6 +31,7 @@ class TrainConfig:
     ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
     feature_matching: float = 0.0   # weight of a feature-matching term in G's loss; 0 = off
     #                                 (Salimans 2016: match D's penultimate-feature means per digit)
+    minibatch_stddev: bool = False  # D sees its batch's feature spread (Karras 2018); off = seed
     label_smoothing: float = 0.0    # one-sided: D's real target is 1 - s on the digit, s on fake
     mode_seeking: float = 0.0       # weight of a mode-seeking term in G's loss; 0 = off (Mao 2019:
     #                                 two noises, same digit, should give different images)
@@ -111,6 +112,8 @@ def _validate(cfg):
             fail(name, "must be a number in [0, 1)")
     if not isinstance(cfg.leaky_slope, (int, float)) or not 0 <= cfg.leaky_slope < 1:
         fail("leaky_slope", "must be a number in [0, 1)")
+    if not isinstance(cfg.minibatch_stddev, bool):
+        fail("minibatch_stddev", "must be true or false")
     if cfg.compute_dtype not in _COMPUTE_DTYPES:
         fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
     if cfg.output_activation not in _ACTIVATIONS:
@@ -142,13 +145,21 @@ def parse_overrides(items):
         key = key.strip()
         if not sep or key not in fields:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
-        kind = fields[key]   # int, float or str: the dataclass annotations are classes
+        kind = fields[key]   # bool, int, float or str: the dataclass annotations are classes
         try:
-            out[key] = kind(text.strip())
+            out[key] = _parse_bool(text) if kind is bool else kind(text.strip())
         except ValueError:
-            word = {int: "an integer", float: "a number", str: "a string"}[kind]
+            word = {bool: "true or false", int: "an integer", float: "a number",
+                    str: "a string"}[kind]
             raise ValueError(f"--set {item!r}: {key} must be {word}") from None
     return out
+
+
+def _parse_bool(text):
+    value = {"true": True, "1": True, "false": False, "0": False}.get(text.strip().lower())
+    if value is None:
+        raise ValueError(text)
+    return value
 
 
 def get_preset(name):

@@ -66,12 +66,34 @@ def build_discriminator(config):
         x = _bn(config, f"conv{i}_bn")(x)
         x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act", dtype=dt)(x)
         x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=dt)(x)
+    if config.minibatch_stddev:
+        x = MinibatchStddev(name="minibatch_stddev", dtype=dt)(x)
     x = layers.Flatten(name="flatten", dtype=dt)(x)
     x = layers.Dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
     x = _bn(config, "dense_bn")(x)
     x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
     logits = layers.Dense(contract.NUM_DISC_OUTPUTS, name="logits", dtype="float32")(x)
     return keras.Model(image, logits, name="discriminator")
+
+
+class MinibatchStddev(layers.Layer):
+    """Appends one channel: the batch's mean per-feature standard deviation (Karras 2018).
+
+    [B, H, W, C] -> [B, H, W, C + 1]. A batch of near-identical images has a small
+    value, so D can see a lack of variety that per-image features cannot show.
+    """
+
+    def call(self, x):
+        x32 = keras.ops.cast(x, "float32")
+        std = keras.ops.sqrt(keras.ops.var(x32, axis=0) + 1e-8)        # [H, W, C]
+        value = keras.ops.mean(std)
+        shape = keras.ops.shape(x)
+        extra = keras.ops.broadcast_to(keras.ops.cast(value, x.dtype),
+                                       (shape[0], shape[1], shape[2], 1))
+        return keras.ops.concatenate([x, extra], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
 
 
 def _bn(config, name):

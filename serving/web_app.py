@@ -62,11 +62,20 @@ def check_web_dir(web_dir=WEB_DIR):
 def _handler(files):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the standard library's name)
+            body = self._head()
+            if body is not None:
+                self.wfile.write(body)
+
+        def do_HEAD(self):  # noqa: N802
+            self._head()
+
+        def _head(self):
+            """Sends the status and headers; returns the body to send, or None."""
             path = self.path.split("?", 1)[0]
             body = files(path)
             if body is None:
                 self.send_error(404, f"{path}: not one of this page's files")
-                return
+                return None
             self.send_response(200)
             self.send_header("Content-Type", _TYPES.get(os.path.splitext(path)[1] or ".html"))
             self.send_header("Content-Length", str(len(body)))
@@ -75,7 +84,7 @@ def _handler(files):
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
             self.end_headers()
-            self.wfile.write(body)
+            return body
 
         def log_message(self, fmt, *args):   # quiet: tests and the CLI print what matters
             pass

@@ -12,7 +12,8 @@ from tests.model_pkg.test_train import _assert_same_state, _run, _state
 
 
 @pytest.mark.parametrize("option", [{"feature_matching": 10.0}, {"mode_seeking": 1.0},
-                                    {"label_smoothing": 0.1}, {"compute_dtype": "bfloat16"}])
+                                    {"label_smoothing": 0.1}, {"minibatch_stddev": True},
+                                    {"compute_dtype": "bfloat16"}])
 def test_option_changes_training_and_resumes_bit_exactly(tiny_config, tmp_path, option):
     changed = dataclasses.replace(tiny_config, **option)
     _run(tiny_config, tmp_path / "seed")
@@ -23,6 +24,19 @@ def test_option_changes_training_and_resumes_bit_exactly(tiny_config, tmp_path, 
     _assert_same_state(straight, _state(tmp_path / "resumed", 4))
     key = "generator/dense/kernel"
     assert not np.array_equal(seed[key], straight[key]), f"{option} changed nothing"
+
+
+def test_minibatch_stddev_adds_one_channel_and_sees_collapse():
+    from model_pkg import networks
+
+    disc = networks.build_discriminator(dataclasses.replace(config_lib.SEED,
+                                                            minibatch_stddev=True))
+    assert disc.count_params() == 441_547 + 7 * 7 * 128   # one more 7x7 channel into the dense
+    layer = networks.MinibatchStddev()
+    varied = np.random.default_rng(0).standard_normal((8, 7, 7, 3)).astype(np.float32)
+    same = np.repeat(varied[:1], 8, axis=0)
+    assert layer(varied).shape == (8, 7, 7, 4)
+    assert float(layer(same)[0, 0, 0, 3]) < 1e-3 < float(layer(varied)[0, 0, 0, 3])
 
 
 def test_bfloat16_run_exports_a_float32_graph_that_matches_onnx(tiny_config, tmp_path):
@@ -63,8 +77,11 @@ def test_mode_seeking_term_grows_when_images_collapse():
 
 
 def test_cli_overrides_are_typed_and_checked():
-    assert parse_overrides(["feature_matching=2.5", "steps=7", "compute_dtype=bfloat16"]) == {
-        "feature_matching": 2.5, "steps": 7, "compute_dtype": "bfloat16"}
+    assert parse_overrides(["feature_matching=2.5", "steps=7", "compute_dtype=bfloat16",
+                            "minibatch_stddev=true"]) == {
+        "feature_matching": 2.5, "steps": 7, "compute_dtype": "bfloat16", "minibatch_stddev": True}
+    with pytest.raises(ValueError, match="minibatch_stddev must be true or false"):
+        parse_overrides(["minibatch_stddev=maybe"])
     with pytest.raises(ValueError, match="'nope=1': expected KEY=VALUE with KEY one of"):
         parse_overrides(["nope=1"])
     with pytest.raises(ValueError, match="steps must be an integer"):
