@@ -125,10 +125,13 @@ def _validate(cfg):
 # The seed report's model and training, exactly (see README, "Architecture").
 SEED = TrainConfig(preset="seed")
 
-# The package default. Still the seed's values: the one change measured so far,
-# an EMA of G's weights (ema_decay=0.999), raised label accuracy but worsened the
-# Fréchet distance (README, "Quality"), so it is available but not on by default.
-DEFAULT = TrainConfig(preset="default")
+# The package default: the seed's model and loss plus what measured better
+# (README, "Quality"): bfloat16 compute (1.24x faster end to end, same quality),
+# a slower discriminator (it wins too easily in the seed), and two G-side
+# variety terms, feature matching and mode seeking. EMA, TTUR and minibatch
+# stddev measured worse and stay off.
+DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
+                      feature_matching=10.0, mode_seeking=1.0)
 
 PRESETS = {"seed": SEED, "default": DEFAULT}
 
