@@ -54,7 +54,7 @@ def cuda_usable(onnx_path):
 def train_subprocess(workdir, steps):
     """`model-pkg train` for ``steps`` in a fresh process; its JSON (peak RSS included)."""
     out = subprocess.run([sys.executable, "-m", "model_pkg.cli", "train", "--workdir", workdir,
-                          "--preset", "seed", "--steps", str(steps), "--no-progress"],
+                          "--preset", "default", "--steps", str(steps), "--no-progress"],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout[out.stdout.index("{"):])
 
