@@ -61,13 +61,14 @@ def train_subprocess(workdir, steps):
 
 def client_peak_rss(version_dir, batch=1024):
     """Peak RSS (MiB) of a fresh process that opens OnnxClient and generates ``batch``."""
-    code = ("import resource, numpy as np\n"
+    code = ("import numpy as np\n"
+            "from model_pkg.memory import peak_rss_mib\n"
             "from serving.local_clients import OnnxClient\n"
             f"c = OnnxClient({version_dir!r}, device='cpu')\n"
             f"rng = np.random.default_rng(0); n = {batch}\n"
             "c.generate(rng.integers(0, 10, n).astype(np.int32),"
             " rng.standard_normal((n, 100)).astype(np.float32))\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+            "print(peak_rss_mib())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return round(float(out.stdout.strip().splitlines()[-1]), 1)
 

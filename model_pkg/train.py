@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import fcntl
 import os
-import resource
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ import numpy as np
 from model_pkg import checkpoint, contract, plots
 from model_pkg.config import TrainConfig, get_preset
 from model_pkg.fileio import atomic_write_json
+from model_pkg import memory
 
 _SAMPLE_NOISE_SEED = 1234   # fixed noise for the sample grids, shared by every run
 _GRID_COLS = 10
@@ -226,7 +226,7 @@ def _finish(config, workdir, gan, history, start, wall):
     result = TrainResult(
         step=step, steps_run=ran, wall_seconds=round(wall, 3),
         steps_per_second=round(ran / wall, 3) if wall > 0 else 0.0,
-        peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        peak_rss_mib=memory.peak_rss_mib(),
         final_grid=grid, loss_curve=curve)
     atomic_write_json(os.path.join(workdir, "train_summary.json"), dataclasses.asdict(result))
     return result

@@ -123,3 +123,15 @@ def test_other_architectures_are_refused():
     other = keras.Model(inputs, keras.layers.Dense(5, name="dense")(inputs))
     with pytest.raises(ValueError, match="generator layer 'dense' has kernel .110, 5."):
         onnx_graph.check_seed_architecture(other, SEED)
+
+
+def test_phase_split_keeps_each_phase_2x2_window():
+    kernel = RNG.standard_normal((3, 3, 5, 2))
+    weight = np.transpose(onnx_graph.upsample_conv_as_phases(kernel), (3, 2, 0, 1))
+    phases = onnx_graph.split_phases(weight, np.arange(8.0), 2)
+    assert [p[2] for p in phases] == [[1, 1, 0, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 0, 1, 1]]
+    assert all(p[0].shape == (2, 5, 2, 2) for p in phases)
+    np.testing.assert_array_equal(phases[3][1], [6.0, 7.0])
+    weight[0, 0, 2, 2] = 1.0   # a tap phase (0, 0) never reads
+    with pytest.raises(ValueError, match="taps outside its 2x2 window"):
+        onnx_graph.split_phases(weight, np.arange(8.0), 2)

@@ -19,7 +19,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # flags keep it quiet. --no-sandbox: CI runs as root.
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=820,900")
+         "--window-size=820,1000")
 
 
 def missing_browser():
@@ -90,6 +90,19 @@ def canvas_gray(driver):
         return rows;""")
 
 
+def _max_diff_from_python(version_dir, last):
+    """Max |browser - OnnxClient| for the page's last drawing (label, seed, n)."""
+    import numpy as np
+
+    from model_pkg.noise import portable_noise
+    from serving.local_clients import OnnxClient
+
+    n = last["n"]
+    expected = OnnxClient(version_dir, device="cpu").generate(
+        np.full(n, last["label"], np.int32), portable_noise(last["seed"], n))
+    return float(np.max(np.abs(np.asarray(last["images"], np.float32) - expected.ravel())))
+
+
 def main(argv=None):
     import tempfile
 
@@ -111,7 +124,9 @@ def main(argv=None):
             last = draw_from_ui(driver, args.label, args.seed)
             driver.save_screenshot(os.path.abspath(args.out))
             times.sort()
-            print(f"{args.out}: label {args.label}, seed {args.seed}; batch of 100 in the page: "
+            diff = _max_diff_from_python(args.version_dir, last)
+            print(f"{args.out}: label {args.label}, seed {args.seed}; browser vs Python max |diff| "
+                  f"{diff:.3g}; batch of 100 in the page: "
                   f"median {times[len(times) // 2]:.1f} ms over {len(times)} draws "
                   f"(min {times[0]:.1f}, max {times[-1]:.1f}); last {last['ms']:.1f} ms")
         finally:
