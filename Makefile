@@ -35,7 +35,7 @@ test: setup web-deps
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) benchmarks/train_speed.py
+	$(VENV)/bin/model-pkg bench
 
 web: setup web-deps
 	$(VENV)/bin/model-pkg web --model $(MODEL)
