@@ -49,6 +49,21 @@ def _export(args):
                                force_reason=args.reason if args.force else None)
 
 
+def _add_tool_parsers(sub):
+    """`web` (the browser page) and `bench` (the benchmark)."""
+    web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
+    web.add_argument("--model", required=True, help="a version folder, e.g. artifacts/models/cgan/1")
+    web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
+
+    bench = sub.add_parser("bench", help="benchmark every runtime, training and export")
+    bench.add_argument("--out-json", default=os.path.join(PROJECT_ROOT, "artifacts", "bench",
+                                                          "bench.json"))
+    bench.add_argument("--out-md", default=os.path.join(PROJECT_ROOT, "BENCHMARKS.md"),
+                       help="the Markdown report (default: BENCHMARKS.md in the project)")
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes: checks the benchmark runs, numbers mean nothing")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="model-pkg", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,17 +95,7 @@ def build_parser():
     evaluate.add_argument("--cas", action="store_true",
                           help="also train on 60,000 generated digits and test on real ones (slow)")
 
-    web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
-    web.add_argument("--model", required=True, help="a version folder, e.g. artifacts/models/cgan/1")
-    web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
-
-    bench = sub.add_parser("bench", help="benchmark every runtime, training and export")
-    bench.add_argument("--out-json", default=os.path.join(PROJECT_ROOT, "artifacts", "bench",
-                                                          "bench.json"))
-    bench.add_argument("--out-md", default=os.path.join(PROJECT_ROOT, "BENCHMARKS.md"),
-                       help="the Markdown report (default: BENCHMARKS.md in the project)")
-    bench.add_argument("--quick", action="store_true",
-                       help="tiny sizes: checks the benchmark runs, numbers mean nothing")
+    _add_tool_parsers(sub)
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),

@@ -132,7 +132,20 @@ class ConditionalGAN(keras.Model):
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
 
-        g_labels, g_noise = draws["g"]
+        g_loss = self._generator_step(draws["g"], batch, real_features, real_labels)
+        if self.ema_generator is not None:
+            self._update_ema()
+        self.step.assign_add(1)
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real_accuracy": _accuracy(real_logits, real_labels),
+            "fake_share": _accuracy(fake_logits, fake_class),
+        }
+
+    def _generator_step(self, draws, batch, real_features, real_labels):
+        """One G update on fresh (labels, noise); returns G's loss (scalar)."""
+        g_labels, g_noise = draws
         half = batch // 2
         if self.config.mode_seeking > 0:   # pairs (i, i + half) share a digit
             g_labels = tf.concat([g_labels[:half], g_labels[:half], g_labels[2 * half:]], 0)
@@ -148,15 +161,7 @@ class ConditionalGAN(keras.Model):
                     tf.cast(features, tf.float32), g_labels)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
-        if self.ema_generator is not None:
-            self._update_ema()
-        self.step.assign_add(1)
-        return {
-            "d_loss": d_loss,
-            "g_loss": g_loss,
-            "d_real_accuracy": _accuracy(real_logits, real_labels),
-            "fake_share": _accuracy(fake_logits, fake_class),
-        }
+        return g_loss
 
     def state_variables(self):
         """Every variable a checkpoint must hold, by a unique, stable key."""
