@@ -13,7 +13,9 @@ from tests.model_pkg.test_train import _assert_same_state, _run, _state
 
 @pytest.mark.parametrize("option", [{"feature_matching": 10.0}, {"mode_seeking": 1.0},
                                     {"label_smoothing": 0.1}, {"minibatch_stddev": True},
-                                    {"compute_dtype": "bfloat16"}])
+                                    {"compute_dtype": "bfloat16"},
+                                    {"d_normalization": "none"},
+                                    {"d_normalization": "spectral"}])
 def test_option_changes_training_and_resumes_bit_exactly(tiny_config, tmp_path, option):
     changed = dataclasses.replace(tiny_config, **option)
     _run(tiny_config, tmp_path / "seed")
@@ -68,6 +70,29 @@ def test_one_sided_label_smoothing_target():
     assert float(model._real_loss(labels, logits)) == pytest.approx(expected, rel=1e-6)
 
 
+def test_spectral_discriminator_has_unit_spectral_norms_and_no_batchnorm():
+    from model_pkg import networks
+
+    cfg = dataclasses.replace(config_lib.SEED, d_normalization="spectral")
+    disc = networks.build_discriminator(cfg)
+    assert not [layer.name for layer in disc.layers if "bn" in layer.name]
+    # The seed's 441,547 less its 3 BatchNorms (256 + 256 + 512), plus one u vector per kernel.
+    assert disc.count_params() == 441_547 - 1_024 + 64 + 64 + 128 + 11
+    image = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)), tf.float32)
+    layer = disc.get_layer("dense")
+    before = layer.sn_u.numpy()
+    disc(image, training=False)
+    np.testing.assert_array_equal(layer.sn_u.numpy(), before)   # inference leaves u alone
+    disc(image, training=True)
+    assert not np.array_equal(layer.sn_u.numpy(), before)       # training refines it
+    for layer in disc.layers:
+        if isinstance(layer, networks._SpectralNorm):
+            for _ in range(500):   # power iteration: u converges to the top singular vector
+                kernel = np.asarray(layer.normalized_kernel(True))
+            top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+            assert top == pytest.approx(1.0, abs=0.01), layer.name
+
+
 def test_mode_seeking_term_grows_when_images_collapse():
     noise = tf.constant(np.random.default_rng(0).standard_normal((4, 100)), tf.float32)
     varied = tf.constant(np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)), tf.float32)
@@ -86,5 +111,7 @@ def test_cli_overrides_are_typed_and_checked():
         parse_overrides(["nope=1"])
     with pytest.raises(ValueError, match="steps must be an integer"):
         parse_overrides(["steps=1.5"])
+    with pytest.raises(ValueError, match="d_normalization='layer': must be one of"):
+        dataclasses.replace(config_lib.SEED, **parse_overrides(["d_normalization=layer"]))
     with pytest.raises(ValueError, match="compute_dtype"):
         dataclasses.replace(config_lib.SEED, compute_dtype="float16")

@@ -1,0 +1,28 @@
+"""The quality screen: trains a tiny run and measures each of its checkpoints."""
+
+import json
+
+import pytest
+
+from benchmarks import screen
+
+
+def test_screen_measures_every_checkpoint(tmp_path):
+    lines = []
+    rows = screen.screen(str(tmp_path / "run"), steps=2, every=1, preset="seed",
+                         overrides={"batch_size": 8}, log=lines.append)
+    assert [row["step"] for row in rows] == [1, 2]
+    for row in rows:
+        assert 0 <= row["label_accuracy"] <= 1 and 0 <= row["coverage_ratio"] <= 1.2
+        assert row["frechet_ratio"] > 1   # 2 steps of training are far from real digits
+        assert row["samples"] == 10_000
+    assert [json.loads(line) for line in lines] == rows
+    report = json.loads((tmp_path / "run" / "screen.json").read_text())
+    assert report["checkpoints"] == rows and report["config"]["batch_size"] == 8
+
+
+def test_screen_refuses_a_bad_override(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        screen.main(["unused", "--set", "nope=1"])
+    assert exit_info.value.code == 2
+    assert "nope=1" in capsys.readouterr().err
