@@ -58,6 +58,8 @@ def build_discriminator(config):
     Input:  float32 [N, 28, 28, 1] in [-1, 1].
     Output: float32 [N, 11] logits: classes 0..9 are the digits, 10 is "fake".
     Seed table: 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
+    config.d_normalization "none" drops the three BatchNorms; "spectral" drops them
+    and divides each kernel by its spectral norm (one u vector per kernel).
     """
     image = keras.Input(shape=contract.IMAGE_SHAPE, dtype="float32", name="image")
     x, dt = image, _policy(config)
