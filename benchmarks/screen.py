@@ -79,6 +79,10 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")
     args = parser.parse_args(argv)
+    for name in ("steps", "every", "threads"):
+        if getattr(args, name) < (0 if name == "threads" else 1):
+            parser.error(f"--{name}={getattr(args, name)}: must be an integer >= "
+                         f"{0 if name == 'threads' else 1}")
     try:
         overrides = parse_overrides(args.set)
     except ValueError as err:

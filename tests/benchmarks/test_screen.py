@@ -21,8 +21,12 @@ def test_screen_measures_every_checkpoint(tmp_path):
     assert report["checkpoints"] == rows and report["config"]["batch_size"] == 8
 
 
-def test_screen_refuses_a_bad_override(capsys):
+@pytest.mark.parametrize("args, named", [(["--set", "nope=1"], "nope=1"),
+                                         (["--every", "0"], "--every=0: must be an integer >= 1"),
+                                         (["--steps", "-5"], "--steps=-5")])
+def test_screen_refuses_bad_arguments(capsys, tmp_path, args, named):
     with pytest.raises(SystemExit) as exit_info:
-        screen.main(["unused", "--set", "nope=1"])
+        screen.main([str(tmp_path / "unused"), *args])
     assert exit_info.value.code == 2
-    assert "nope=1" in capsys.readouterr().err
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "unused").exists()   # refused before anything was written
