@@ -64,6 +64,7 @@ def markdown(results):
             lines.append(f"| {name} | {batch} | {s['images_per_s']:,.0f} | {s['p50_ms']:.3f} | "
                          f"{s['p99_ms']:.3f} | {s['gflops']:.1f} | {s['gflops'] / peak:.0%} |")
     lines += _target_lines(results["ratios"])
+    lines += _serving_lines(results.get("serving_batching"))
     lines += ["", "## Training (batch 64, steps/s per round, interleaved)", "",
               "| preset | reference loop | package | median ratio |", "| --- | --- | --- | ---: |"]
     for t in results["training"]:
@@ -80,6 +81,28 @@ def markdown(results):
               f"{json.dumps(results['onnx_session_start_ms'])}",
               "", "## Raw results", "", "```json", json.dumps(results, indent=1), "```", ""]
     return "\n".join(lines)
+
+
+def _serving_lines(rows):
+    """Concurrent batch-1 callers through TF Serving's loader (benchmarks/serving_batching.py)."""
+    if not rows:
+        return []
+    lines = ["", "## Serving: concurrent batch-1 callers through TF Serving's loader", "",
+             "The shipped SavedModel (per-request checks, then TensorFlow's BatchFunction op) "
+             "against the same graph without the batcher, both loaded by "
+             "tensorflow::LoadSavedModel (C API) and called from K Python threads in this process "
+             "(they share the cores with TensorFlow; the ratio is the point). "
+             "docs/tf_serving.md has the decision.", "",
+             "| callers | no batching images/s | in-graph batching images/s | ratio | "
+             "p50 ms (none / in-graph) | p99 ms (none / in-graph) |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    plain, batched = rows["no batching"], rows["in-graph batching"]
+    for k in plain:
+        a, b = plain[k], batched[k]
+        lines.append(f"| {k} | {a['images_per_s']:,.0f} | {b['images_per_s']:,.0f} | "
+                     f"{b['images_per_s'] / a['images_per_s']:.2f}x | {a['p50_ms']:.2f} / "
+                     f"{b['p50_ms']:.2f} | {a['p99_ms']:.2f} / {b['p99_ms']:.2f} |")
+    return lines
 
 
 def _target_lines(r):

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks import inference, report
+from benchmarks import inference, report, serving_batching
 from benchmarks.train_speed import measure_training
 
 
@@ -107,12 +107,13 @@ def session_start_ms(path, repeats=20):
 
 
 FULL = {"train_steps": 60, "train_bench_steps": 100, "seconds_per_cell": 1.5,
-        "batches": inference.BATCHES}
-QUICK = {"train_steps": 4, "train_bench_steps": 3, "seconds_per_cell": 0.05, "batches": (1, 8)}
+        "batches": inference.BATCHES, "callers": serving_batching.CALLERS}
+QUICK = {"train_steps": 4, "train_bench_steps": 3, "seconds_per_cell": 0.05, "batches": (1, 8),
+         "callers": (1, 8)}
 
 
 def run(train_steps=60, train_bench_steps=100, seconds_per_cell=1.5, batches=inference.BATCHES,
-        log=print):
+        callers=serving_batching.CALLERS, log=print):
     """The whole benchmark; returns the results dict (see module docstring)."""
     results = {"machine": machine(), "command": " ".join(["model-pkg", "bench", *sys.argv[2:]])}
     log("sgemm peak ...")
@@ -132,11 +133,15 @@ def run(train_steps=60, train_bench_steps=100, seconds_per_cell=1.5, batches=inf
         calls = inference.runtime_calls(version_dir, generator, straight, cuda=cuda)
         results["inference"] = inference.measure(calls, batches, seconds_per_cell)
         results["client_batch1024_peak_rss_mib"] = client_peak_rss(version_dir)
+        log("serving: concurrent batch-1 callers, in-graph batching vs none ...")
+        results["serving_batching"] = serving_batching.run(
+            generator, callers, seconds=max(0.3, 4 * seconds_per_cell))
     log("training steps/s against the reference loop ...")
     results["training"] = [measure_training(p, steps=train_bench_steps, rounds=3)
                            for p in ("seed", "default")]
     results["settings"] = {"train_steps": train_steps, "train_bench_steps": train_bench_steps,
-                           "seconds_per_cell": seconds_per_cell, "batches": list(batches)}
+                           "seconds_per_cell": seconds_per_cell, "batches": list(batches),
+                           "callers": list(callers)}
     results["ratios"] = report.ratios(results)
     return results
 

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from export.signature import make_serving_fn, serving_specs
+from export.signature import BATCHING, make_serving_fn, serving_specs
 from model_pkg import contract
 
 # Opset 17: inside tf2onnx 1.17's table (it ends at 18) and run by every
@@ -20,14 +20,15 @@ ONNX_OPSET = 17
 # users get) or "tf2onnx" (the straight conversion, kept as the benchmark's
 # baseline and as a second opinion in the tests).
 ONNX_BUILDERS = ("rewritten", "tf2onnx")
-# Warmup covers every label at batch 1 and the batch sizes TF Serving's
+# Warmup covers every label at batch 1 and the batch sizes the in-graph
 # batcher pads to, so no request pays for a first-time kernel setup.
-WARMUP_BATCH_SIZES = (1, 16, 64, 256)
+WARMUP_BATCH_SIZES = BATCHING.allowed_batch_sizes
 _WARMUP_SEED = 20240
 
 
-def write_savedmodel(generator, path):
-    """SavedModel at ``path`` with signature serving_default (in-graph checks).
+def write_savedmodel(generator, path, batching=BATCHING):
+    """SavedModel at ``path`` with signature serving_default (in-graph checks, then
+    the in-graph batcher unless ``batching`` is None; export/signature.py says why).
 
     Written with Keras's ExportArchive: tf.saved_model.save of a Keras 3 model
     gives a SavedModel that TF Serving's loader cannot restore (keras#20095).
@@ -36,7 +37,8 @@ def write_savedmodel(generator, path):
 
     archive = keras.export.ExportArchive()
     archive.track(generator)
-    archive.add_endpoint(name=contract.SIGNATURE_NAME, fn=make_serving_fn(generator),
+    archive.add_endpoint(name=contract.SIGNATURE_NAME,
+                         fn=make_serving_fn(generator, batching=batching),
                          input_signature=serving_specs())
     archive.write_out(path, verbose=False)
 

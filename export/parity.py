@@ -6,6 +6,7 @@ Golden inputs: batches of 1, 7, 64 and 256 with labels cycling through 0..9
 """
 
 import itertools
+import re
 
 import numpy as np
 
@@ -44,6 +45,8 @@ def bad_inputs():
         "noise [N,99]": (labels, noise[:, :99]),
         "noise [N,101]": (labels, np.concatenate([noise, noise[:, :1]], axis=1)),
         "noise [N]": (labels, noise[:, 0]),
+        "noise [N,100,1]": (labels, noise[:, :, None]),
+        "label [N,1]": (labels[:, None], noise),
         "noise beyond float32": (labels, np.full((3, contract.NOISE_DIM), 1e300)),
         "NaN noise": (labels, nan),
         "Inf noise": (labels, inf),
@@ -110,10 +113,15 @@ def check_refusals(callers):
 def error_summary(err):
     """The informative line of an error: a graph assert's own message where there is one."""
     text = str(err)
-    marker = "assertion failed: ["
-    if marker in text:
-        start = text.index(marker) + len(marker)
-        return f"{type(err).__name__}: {text[start:text.index(']', start)]}"
+    # tf.debugging asserts print "assertion failed: [<message>] [<details>]..."; the
+    # message itself holds brackets ("[N, 100]"), so cut at the "] [" that ends it.
+    match = re.search(r"assertion failed: \[(.*?)\](?: \[|$)", text, re.MULTILINE)
+    if match:
+        return f"{type(err).__name__}: {match.group(1)}"
+    # tf.debugging.assert_all_finite's message (CheckNumerics) sits deeper in an eager traceback.
+    rule = re.search(r"(?:label|noise): must be [^\n]*", text)
+    if rule:
+        return f"{type(err).__name__}: {rule.group(0)}"
     lines = [line.strip() for line in text.splitlines()
              if line.strip() and line.strip() != "Graph execution error:"]
     return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"

@@ -2,22 +2,22 @@
 
     KerasRuntime       the trained Keras generator (the reference)
     SavedModelRuntime  the SavedModel through tf.saved_model.load (TF2)
-    Tf1SessionRuntime  the SavedModel as TF Serving's loader runs it: the
-                       MetaGraph tagged "serve", the SignatureDef's tensor
-                       names, a Session
+    CApiRuntime        the SavedModel through TF Serving's own loader
+                       (tensorflow::LoadSavedModel via TensorFlow's C API,
+                       export/tf_c_api.py), run by the SignatureDef's tensor names
     OnnxRuntime        model.onnx through ONNX Runtime
 
 ``generate(label, noise)`` validates, then runs: float32 [N,28,28,1] in [0,1].
-The TF runtimes also have ``run_unchecked`` to prove the graph's own checks.
+The SavedModel runtimes also have ``run_unchecked`` to prove the graph's own checks.
 Loading from a version folder verifies its manifest first.
 """
 
 import os
-import threading
 
 import numpy as np
 
 from export.manifest import IntegrityError, verify_version
+from export.tf_c_api import CApiRuntime  # noqa: F401 - one of the runtimes, defined there
 from model_pkg import contract
 from model_pkg.validation import validate_inputs
 
@@ -58,70 +58,6 @@ class SavedModelRuntime:
 
     def generate(self, label, noise):
         return self.run_unchecked(*validate_inputs(label, noise))
-
-
-class Tf1SessionRuntime:
-    """The SavedModel run the way TF Serving's loader runs it (TF1 session path)."""
-
-    name = "savedmodel_tf1"
-
-    def __init__(self, path, verify=True):
-        import tensorflow as tf
-
-        if verify:
-            verify_version(path)
-        self._graph = tf.Graph()
-        self._session = tf.compat.v1.Session(graph=self._graph)
-        logger, level = tf.get_logger(), tf.get_logger().level
-        logger.setLevel("ERROR")   # the TF1 loader's deprecation notice is expected here
-        try:
-            with self._graph.as_default():
-                meta_graph = tf.compat.v1.saved_model.loader.load(
-                    self._session, [tf.saved_model.SERVING], path)
-        finally:
-            logger.setLevel(level)
-        signature = meta_graph.signature_def[contract.SIGNATURE_NAME]
-        self.signature_def = signature
-        self._feeds = {k: (v.name, tf.dtypes.as_dtype(v.dtype).as_numpy_dtype)
-                       for k, v in signature.inputs.items()}
-        self._fetch = signature.outputs[_IMAGES].name
-        self._lock = threading.Lock()
-
-    def run_unchecked(self, label, noise):
-        """Feeds as TF Serving does: a dtype that differs from the signature is refused."""
-        feed = {}
-        for key, value in ((_LABEL, label), (_NOISE, noise)):
-            tensor_name, dtype = self._feeds[key]
-            value = np.asarray(value)
-            if value.dtype != dtype:
-                raise TypeError(f"{key}: expects {np.dtype(dtype).name} but "
-                                f"{value.dtype} is provided")
-            feed[tensor_name] = value
-        with self._lock:   # one Session, callers from many threads
-            return self._session.run(self._fetch, feed)
-
-    def generate(self, label, noise):
-        return self.run_unchecked(*validate_inputs(label, noise))
-
-    def run_request(self, inputs, signature_name=contract.SIGNATURE_NAME, max_batch=None):
-        """Checks a request the way TF Serving does before Session::Run (signature name,
-        input aliases, dtypes, and its batching layer's size limit when ``max_batch`` is
-        given), then runs it; the values are left to the graph's asserts."""
-        if signature_name not in ("", contract.SIGNATURE_NAME):
-            raise KeyError(f'signature_name: "{signature_name}" not found in signature def')
-        aliases = set(self._feeds)
-        if set(inputs) != aliases:
-            bad = sorted(set(inputs) ^ aliases)
-            raise KeyError(f"{bad[0]}: input tensor alias not found in signature, or missing; "
-                           f"inputs expected to be {sorted(aliases)}")
-        size = np.shape(inputs[_LABEL])[0] if np.ndim(inputs[_LABEL]) else 1
-        if max_batch is not None and size > max_batch:
-            raise ValueError(f"{_LABEL}: batch size {size} is larger than the maximum "
-                             f"input batch size {max_batch}")
-        return self.run_unchecked(inputs[_LABEL], inputs[_NOISE])
-
-    def close(self):
-        self._session.close()
 
 
 class OnnxRuntime:

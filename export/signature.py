@@ -1,14 +1,48 @@
 """The one factory of serving functions, with named TensorSpecs from the contract.
 
 Both artifacts come from ``make_serving_fn``: the SavedModel with the
-in-graph checks (so TF Serving answers INVALID_ARGUMENT / HTTP 400), the ONNX
-graph without them (ONNX drops asserts; the Python validator stands in front).
+in-graph checks (so TF Serving answers INVALID_ARGUMENT / HTTP 400) and the
+in-graph batcher, the ONNX graph without either (ONNX drops asserts; the
+Python validator stands in front).
+
+Why the batcher sits in the graph, after the checks (docs/tf_serving.md has
+the numbers): TF Serving's own ``--enable_batching`` merges requests before
+the graph runs and hands one status to every request of the batch
+(batching/batching_session.cc, ``ProcessBatch``), so one request with label
+10 would fail every good request merged with it. Here each request's checks
+run in its own Session::Run, and only requests that passed them reach
+TensorFlow's BatchFunction op, which merges them with the same
+SharedBatchScheduler TF Serving uses.
 """
+
+import dataclasses
 
 import tensorflow as tf
 
 from model_pkg import contract
 from model_pkg.validation import LABEL_RULE, NOISE_RULE
+
+
+@dataclasses.dataclass(frozen=True)
+class Batching:
+    """TensorFlow's BatchFunction op around the generator (tf.nondifferentiable_batch_function)."""
+
+    # Batches run at once; each also uses the session's intra-op threads.
+    num_batch_threads: int = 2
+    # No wait for more requests: a batch forms from what queued while the
+    # previous one ran (TF Serving's batching guide, "CPU-only: One Approach").
+    batch_timeout_micros: int = 0
+    # Powers of two: padding wastes < 2x and only 9 shapes need warming up.
+    allowed_batch_sizes: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+    # Queue depth in batches; past it a request gets UNAVAILABLE (retryable).
+    max_enqueued_batches: int = 64
+
+    @property
+    def max_batch_size(self):
+        return self.allowed_batch_sizes[-1]
+
+
+BATCHING = Batching()
 
 
 def serving_specs():
@@ -24,12 +58,23 @@ def to_contract_range(images):
 
 def input_checks(label, noise):
     """tf.debugging asserts for every contract rule a graph can see."""
-    n = tf.shape(label)[0]
     lbl, nz = contract.LABEL_KEY, contract.NOISE_KEY
+    # TF Serving feeds whatever shape a request has (the signature's shapes are
+    # not checked), so dims are read from the runtime shape padded with -1 (no
+    # real dim is -1): a scalar label, [N] or [N,100,1] noise then meet these
+    # messages, not an index error. tf.rank would be folded to the static rank.
+    label_dims = tf.concat([tf.shape(label), [-1, -1]], axis=0)
+    noise_dims = tf.concat([tf.shape(noise), [-1, -1, -1]], axis=0)
+    n = label_dims[0]
     return [
+        tf.debugging.assert_equal(label_dims[1], -1, message=f"{lbl}: {LABEL_RULE}"),
         tf.debugging.assert_greater(n, 0, message=f"{lbl}: {LABEL_RULE} (got N = 0)"),
-        tf.debugging.assert_equal(tf.shape(noise)[0], n, message=f"{nz}: {NOISE_RULE}"),
-        tf.debugging.assert_equal(tf.shape(noise)[1], contract.NOISE_DIM,
+        tf.debugging.assert_less_equal(
+            n, contract.MAX_REQUEST_ROWS,
+            message=f"{lbl}: batch size N must be <= {contract.MAX_REQUEST_ROWS} per request"),
+        tf.debugging.assert_equal(noise_dims[2], -1, message=f"{nz}: {NOISE_RULE}"),
+        tf.debugging.assert_equal(noise_dims[0], n, message=f"{nz}: {NOISE_RULE}"),
+        tf.debugging.assert_equal(noise_dims[1], contract.NOISE_DIM,
                                   message=f"{nz}: {NOISE_RULE}"),
         tf.debugging.assert_greater_equal(label, contract.LABEL_MIN,
                                           message=f"{lbl}: {LABEL_RULE}"),
@@ -39,16 +84,35 @@ def input_checks(label, noise):
     ]
 
 
-def make_serving_fn(generator, checks=True):
+def _generate(generator, batching):
+    """(label, noise) -> images in [0, 1]; batched across concurrent calls if ``batching``."""
+    def generate(label, noise):
+        return to_contract_range(generator([label, noise], training=False))
+
+    if batching is None:
+        return generate
+    batched = tf.nondifferentiable_batch_function(
+        batching.num_batch_threads, batching.max_batch_size, batching.batch_timeout_micros,
+        list(batching.allowed_batch_sizes), batching.max_enqueued_batches)(generate)
+    # BatchFunction's output has no static shape; the signature (and TF Serving's
+    # metadata) should still say [N, 28, 28, 1].
+    return lambda label, noise: tf.ensure_shape(batched(label, noise),
+                                                [None, *contract.IMAGE_SHAPE])
+
+
+def make_serving_fn(generator, checks=True, batching=None):
     """A tf.function (label, noise) -> {"images": float32 [N,28,28,1] in [0, 1]}.
 
     BatchNorm runs in inference mode (moving statistics), as in every runtime.
+    ``batching`` (a Batching) puts the generator behind BatchFunction; the
+    checks always run before it, per request.
     """
+    generate = _generate(generator, batching)
+
     def serve(label, noise):
         if checks:
             with tf.control_dependencies(input_checks(label, noise)):
                 label, noise = tf.identity(label), tf.identity(noise)
-        images = generator([label, noise], training=False)
-        return {contract.IMAGES_KEY: to_contract_range(images)}
+        return {contract.IMAGES_KEY: generate(label, noise)}
 
     return tf.function(serve, input_signature=serving_specs())

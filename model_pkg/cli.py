@@ -108,13 +108,20 @@ def build_parser():
     promote = sub.add_parser("promote", help="move a TF Serving version label (two steps)")
     promote.add_argument("--label", required=True, help="e.g. stable or canary")
     promote.add_argument("--version", required=True, type=int)
-    promote.add_argument("--config", help="models.config to edit (default: serving/models.config)")
+    promote.add_argument("--config",
+                         help="models.config to edit (default: serving/config/models.config)")
     promote.add_argument("--models-dir", help="where versions are published (to verify N)")
     promote.add_argument("--rest-url", help="a running TF Serving: check N is loaded first")
 
     rollback = sub.add_parser("rollback", help="move a label to the previous served version")
     rollback.add_argument("--label", required=True)
-    rollback.add_argument("--config", help="models.config to edit (default: serving/models.config)")
+    rollback.add_argument("--config",
+                          help="models.config to edit (default: serving/config/models.config)")
+
+    check = sub.add_parser("check-serving", help="will TF Serving start on this config and "
+                           "these versions? (its own loader, in process)")
+    check.add_argument("--config-dir", help="default: serving/config")
+    check.add_argument("--models-dir", help="default: artifacts/models under the project root")
     _add_train_flags(pipeline)
     return parser
 
@@ -221,13 +228,22 @@ def cmd_rollback(args):
     return 0
 
 
+def cmd_check_serving(args):
+    from serving import config_files
+    from serving.preflight import check_deployment
+
+    check_deployment(args.config_dir or config_files.CONFIG_DIR, args.models_dir)
+    return 0
+
+
 def _stderr(line):
     print(line, file=sys.stderr)
 
 
 _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
-             "evaluate": cmd_evaluate, "web": cmd_web, "bench": cmd_bench, "pipeline": cmd_pipeline, "promote": cmd_promote,
-             "rollback": cmd_rollback}
+             "evaluate": cmd_evaluate, "web": cmd_web, "bench": cmd_bench,
+             "pipeline": cmd_pipeline, "promote": cmd_promote, "rollback": cmd_rollback,
+             "check-serving": cmd_check_serving}
 
 
 def main(argv=None):

@@ -26,6 +26,10 @@ IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS)
 LABEL_MIN, LABEL_MAX = 0, NUM_CLASSES - 1   # inclusive
 PIXEL_MIN, PIXEL_MAX = 0.0, 1.0             # 0 background, 1 ink (MNIST / 255)
 PARITY_ATOL = 1e-5                          # every runtime agrees within this
+# At most this many rows per request: the SavedModel refuses more in its own
+# graph (one request may not fill the server's batch queue), and the clients
+# check it first. Also the largest batch the in-graph batcher runs.
+MAX_REQUEST_ROWS = 256
 
 # --- The discriminator's K+1 head (training side only) ----------------------
 FAKE_CLASS = NUM_CLASSES              # index 10 means "generated"

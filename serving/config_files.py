@@ -1,9 +1,17 @@
 """TF Serving's config files: parse, check the rules TF Serving enforces, edit labels.
 
-Label rules (TF Serving, with --allow_version_labels_for_unavailable_models
-left false): a label may only name a version the server has loaded. With a
-``specific`` version policy that means: first add the version to the policy
-and let TF Serving load it (step 1), then point the label at it (step 2).
+The files live in one folder (serving/config/), mounted whole at /config:
+``model-pkg promote`` replaces models.config by a rename, which a folder
+mount shows to the server's next poll and a single-file mount never does.
+
+Label rules, from TF Serving's source (docs/tf_serving.md has the table):
+``ServerCore::ReloadConfig`` checks labels before it loads anything, so labels
+in the startup config need ``--allow_version_labels_for_unavailable_models``
+(docker-compose.yml sets it). Moving an existing label on a later poll needs
+the target version AVAILABLE, and a poll whose label check fails applies
+nothing, the version list included. So a move is two edits: first add the
+version to the ``specific`` policy and let TF Serving load it (step 1), then
+point the label at it (step 2).
 """
 
 import os
@@ -15,12 +23,11 @@ from model_pkg.fileio import atomic_write_text
 from serving import protos
 
 SERVING_DIR = os.path.dirname(os.path.abspath(__file__))
-MODELS_CONFIG = os.path.join(SERVING_DIR, "models.config")
-BATCHING_CONFIG = os.path.join(SERVING_DIR, "batching_parameters.txt")
-MONITORING_CONFIG = os.path.join(SERVING_DIR, "monitoring.config")
-MAX_BATCH = 256   # batching_parameters.txt max_batch_size; larger requests are refused
+CONFIG_DIR = os.path.join(SERVING_DIR, "config")
+MODELS_CONFIG = os.path.join(CONFIG_DIR, "models.config")
+MONITORING_CONFIG = os.path.join(CONFIG_DIR, "monitoring.config")
 _HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-pkg "
-           "promote/rollback;\n# a label may only point at a version TF Serving has loaded.\n")
+           "promote/rollback;\n# a label may only move to a version TF Serving has loaded.\n")
 
 
 class ConfigError(ValueError):
@@ -51,17 +58,6 @@ def load_models_config(path=MODELS_CONFIG):
             raise ConfigError(f"{path}: label {label!r} -> {version} names a version outside "
                               f"the served versions {sorted(served)}; TF Serving refuses it")
     return config, model
-
-
-def load_batching_config(path=BATCHING_CONFIG):
-    params = parse(path, protos.batching_parameters())
-    sizes = list(params.allowed_batch_sizes)
-    if sizes != sorted(set(sizes)) or (sizes and sizes[-1] != params.max_batch_size.value):
-        raise ConfigError(f"{path}: allowed_batch_sizes {sizes} must increase and end at "
-                          f"max_batch_size {params.max_batch_size.value}")
-    if params.num_batch_threads.value < 1:
-        raise ConfigError(f"{path}: num_batch_threads must be >= 1")
-    return params
 
 
 def load_monitoring_config(path=MONITORING_CONFIG):

@@ -19,11 +19,13 @@ class ServingError(RuntimeError):
 
 
 class RequestRefused(ServingError):
-    """The server refused the request as invalid (HTTP 400 / INVALID_ARGUMENT)."""
+    """The server refused the request as invalid (HTTP 400 / INVALID_ARGUMENT, or
+    FAILED_PRECONDITION for an unknown signature over gRPC)."""
 
 
 class ModelNotFound(ServingError):
-    """No such model, version or label on the server (HTTP 404 / NOT_FOUND)."""
+    """No such model, version or label on the server (HTTP 404 / NOT_FOUND, and the
+    INVALID_ARGUMENT TF Serving gives an unknown label)."""
 
 
 class ServerUnavailable(ServingError):
@@ -32,6 +34,12 @@ class ServerUnavailable(ServingError):
 
 class ServingTimeout(ServingError):
     """The request did not finish within the client's timeout."""
+
+
+# TF Serving answers an unknown label with INVALID_ARGUMENT / HTTP 400, not
+# NOT_FOUND (model_servers/server_core.cc, ``GetModelVersionForLabel``); the
+# clients still raise ModelNotFound for it, the class a caller expects.
+UNKNOWN_LABEL = "Unrecognized servable version label"
 
 
 class _Retryable(Exception):

@@ -4,9 +4,8 @@ import numpy as np
 
 from model_pkg import contract
 from model_pkg.validation import validate_inputs
-from serving.config_files import MAX_BATCH
-from serving.errors import (ModelNotFound, RequestRefused, ServingError, ServingTimeout,
-                            _Retryable, with_retries)
+from serving.errors import (UNKNOWN_LABEL, ModelNotFound, RequestRefused, ServingError,
+                            ServingTimeout, _Retryable, with_retries)
 
 # A batch of 256 images is 0.8 MB; the default 4 MB receive limit would cap a
 # server configured for bigger batches at about 1,300 images.
@@ -41,7 +40,8 @@ class GrpcClient:
     """generate() through PredictionService.Predict; metadata() and status() too."""
 
     def __init__(self, target="localhost:8500", model=contract.MODEL_NAME, version=None,
-                 label=None, timeout_s=30.0, retries=3, backoff_s=0.2, max_batch=MAX_BATCH):
+                 label=None, timeout_s=30.0, retries=3, backoff_s=0.2,
+                 max_batch=contract.MAX_REQUEST_ROWS):
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
@@ -118,10 +118,10 @@ def _grpc_error(grpc, err, where):
     text = f"{where}: {code.name}: {details}"
     if code == grpc.StatusCode.UNAVAILABLE:
         return _Retryable(text, status=code.name)
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        return RequestRefused(text, status=code.name)
-    if code == grpc.StatusCode.NOT_FOUND:
+    if code == grpc.StatusCode.NOT_FOUND or UNKNOWN_LABEL in (details or ""):
         return ModelNotFound(text, status=code.name)
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+        return RequestRefused(text, status=code.name)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return ServingTimeout(text, status=code.name)
     return ServingError(text, status=code.name)

@@ -14,9 +14,8 @@ import numpy as np
 
 from model_pkg import contract
 from model_pkg.validation import validate_inputs
-from serving.config_files import MAX_BATCH
-from serving.errors import (ModelNotFound, RequestRefused, ServingError, ServingTimeout,
-                            _Retryable, with_retries)
+from serving.errors import (UNKNOWN_LABEL, ModelNotFound, RequestRefused, ServingError,
+                            ServingTimeout, _Retryable, with_retries)
 
 
 def model_path(model, version=None, label=None):
@@ -36,7 +35,7 @@ class RestClient:
 
     def __init__(self, url="http://localhost:8501", model=contract.MODEL_NAME, version=None,
                  label=None, fmt="row", timeout_s=30.0, retries=3, backoff_s=0.2,
-                 max_batch=MAX_BATCH):
+                 max_batch=contract.MAX_REQUEST_ROWS):
         if fmt not in ("row", "columnar"):
             raise ValueError(f"fmt {fmt!r}: must be 'row' or 'columnar'")
         self.url, self.fmt, self.timeout_s = url.rstrip("/"), fmt, timeout_s
@@ -109,8 +108,8 @@ def _http_error(err, url):
     text = f"{url}: HTTP {err.code}: {message or err.reason}"
     if err.code == 503:
         return _Retryable(text, status=503)
-    if err.code == 400:
+    if err.code == 400 and UNKNOWN_LABEL not in message:
         return RequestRefused(text, status=400)
-    if err.code == 404:
+    if err.code in (400, 404):
         return ModelNotFound(text, status=404)
     return ServingError(text, status=err.code)

@@ -49,12 +49,25 @@ def version_copy(published, tmp_path):
     return target
 
 
-@pytest.fixture(scope="session")
-def standin(published):
-    """The in-process TF Serving stand-in (a test fixture, not TF Serving) over ``published``."""
-    from tests.serving.standin import StandIn
+def standin_config(tmp_path_factory):
+    """A private copy of serving/config/ (the folder compose mounts at /config)."""
+    import shutil
 
-    server = StandIn({1: published[1]}, labels={"stable": 1})
+    from serving.config_files import CONFIG_DIR
+
+    target = tmp_path_factory.mktemp("config") / "config"
+    shutil.copytree(CONFIG_DIR, target)
+    return str(target)
+
+
+@pytest.fixture(scope="session")
+def standin(published, tmp_path_factory):
+    """The TF Serving stand-in (a test fixture, not TF Serving), started from the shipped
+    docker-compose.yml service over ``published`` and a copy of serving/config/."""
+    from tests.serving.standin import StandIn, shipped_compose
+
+    server = StandIn.from_compose(shipped_compose(), env={
+        "MODELS_DIR": published[0], "TF_SERVING_CONFIG_DIR": standin_config(tmp_path_factory)})
     yield server
     server.close()
 

@@ -22,8 +22,15 @@ def test_quick_bench_writes_both_reports(tmp_path):
     assert saved["training_run"]["peak_rss_mib"] > 100
     assert saved["client_batch1024_peak_rss_mib"] > 50
     assert [t["preset"] for t in saved["training"]] == ["seed", "default"]
+    serving = saved["serving_batching"]
+    assert set(serving) == {"no batching", "in-graph batching"}
+    for per_callers in serving.values():
+        assert set(per_callers) == {"1", "8"}
+        assert all(row["images_per_s"] > 0 and row["p50_ms"] <= row["p99_ms"]
+                   for row in per_callers.values())
     text = out_md.read_text()
     assert "| onnx_cpu | 8 |" in text and "## Targets" in text and "sgemm" in text
+    assert "## Serving: concurrent batch-1 callers" in text and "| 8 |" in text
 
 
 def test_bench_refuses_runtimes_that_disagree():

@@ -54,4 +54,37 @@ def test_warmup_records_are_valid_prediction_logs(published):
         labels.update(label.tolist())
         sizes.append(len(label))
     assert labels == set(range(10)) and sizes.count(1) == 10
-    assert sorted(set(sizes)) == [1, 16, 64, 256]
+    assert sorted(set(sizes)) == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+
+def test_warmup_replays_through_tf_servings_loader(published):
+    # TF Serving replays these at load and a failing record fails the load
+    # (servables/tensorflow/saved_model_warmup.cc, RunWarmupRequest).
+    from export.tf_c_api import CApiRuntime, replay_warmup
+
+    runtime = CApiRuntime(published[1])
+    try:
+        sizes = replay_warmup(runtime, published[1])
+    finally:
+        runtime.close()
+    assert len(sizes) == 18 and max(sizes) == contract.MAX_REQUEST_ROWS
+
+
+def test_the_savedmodel_batches_inside_the_graph_after_the_checks(published):
+    # export/signature.py: per-request asserts first, then TensorFlow's
+    # BatchFunction op around the generator alone.
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(published[1], "saved_model.pb"), "rb") as handle:
+        proto.ParseFromString(handle.read())
+    graph = proto.meta_graphs[0].graph_def
+    functions = {f.signature.name: f for f in graph.library.function}
+    batch_ops = [(name, node) for name, f in functions.items() for node in f.node_def
+                 if node.op == "BatchFunction"]
+    assert len(batch_ops) == 1
+    outer, node = batch_ops[0]
+    assert any(n.op == "Assert" for n in functions[outer].node_def)
+    inner = functions[node.attr["f"].func.name]
+    assert not any(n.op in ("Assert", "CheckNumerics") for n in inner.node_def)
+    assert list(node.attr["allowed_batch_sizes"].list.i)[-1] == contract.MAX_REQUEST_ROWS

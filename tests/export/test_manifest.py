@@ -7,11 +7,11 @@ import pytest
 
 from serving.generate import open_client
 from export.manifest import IntegrityError, manifest_digest, verify_version
-from export.runtimes import OnnxRuntime, SavedModelRuntime, Tf1SessionRuntime
+from export.runtimes import CApiRuntime, OnnxRuntime, SavedModelRuntime
 from model_pkg import contract
 
 LOADERS = {"onnx": OnnxRuntime, "savedmodel_tf2": SavedModelRuntime,
-           "savedmodel_tf1": Tf1SessionRuntime}
+           "savedmodel_c_api": CApiRuntime}
 
 
 def _flip_byte(path):

@@ -1,9 +1,13 @@
 """Sixteen bad requests against every runtime: each refused, naming input and rule.
 
-Runtimes: the SavedModel through the TF1 session path (TF Serving's), ONNX
-Runtime through OnnxClient, and REST and gRPC through the stand-in server
-(raw requests, so the server's own refusal is what is tested). After the
-table the server still serves correctly.
+Runtimes: the SavedModel in TF Serving's own loader (the C API) behind TF
+Serving's request checks, ONNX Runtime through OnnxClient, and REST and gRPC
+through the stand-in server (raw requests, so the server's own refusal is what
+is tested). After the table the server still serves correctly.
+
+Where TF Serving's own message cannot name the input (a JSON value or a tensor
+of the wrong type is reported by its dtype: util/json_tensor.cc ``TypeError``,
+TensorFlow's "Expects arg[i] to be int32"), the dtype the rule asks for counts.
 """
 
 import json
@@ -12,11 +16,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.runtimes import Tf1SessionRuntime
+from export.runtimes import CApiRuntime
 from model_pkg import contract
-from serving.config_files import MAX_BATCH
 from serving.local_clients import OnnxClient
+from tests.serving.standin.grpc_api import check_request_inputs
 from tests.serving.test_clients import _post
+
+MAX_BATCH = contract.MAX_REQUEST_ROWS
 
 pytestmark = pytest.mark.faults
 
@@ -43,8 +49,9 @@ CASES = {
     "label 2**31-1": ({"label": np.array([1, 2, 2**31 - 1], np.int32), "noise": _NOISE}, None,
                       "label"),
     "float labels": ({"label": np.array([1.0, 2.0, 3.0], np.float32), "noise": _NOISE}, None,
-                     "label"),
-    "string labels": ({"label": np.array(["1", "2", "3"]), "noise": _NOISE}, None, "label"),
+                     ("label", "int32")),
+    "string labels": ({"label": np.array(["1", "2", "3"]), "noise": _NOISE}, None,
+                      ("label", "int32")),
     "noise [N,99]": ({"label": _LABEL, "noise": _NOISE[:, :99]}, None, "noise"),
     "noise [N,101]": ({"label": _LABEL, "noise": np.hstack([_NOISE, _NOISE[:, :1]])}, None,
                       "noise"),
@@ -65,23 +72,38 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def runtimes(published, standin):
-    tf1 = Tf1SessionRuntime(published[1])
+    loader = CApiRuntime(published[1])
     onnx = OnnxClient(published[1], device="cpu", max_batch=MAX_BATCH)
     yield {
-        "tf1 session": lambda i, s: tf1.run_request(i, s or "serving_default", MAX_BATCH),
+        "tf serving loader": lambda i, s: _loader(loader, i, s),
         "onnx client": lambda i, s: onnx.predict(i, s or "serving_default"),
         "rest server": lambda i, s: _rest(standin, i, s),
         "grpc server": lambda i, s: _grpc(standin, i, s),
     }
-    tf1.close()
+    loader.close()
 
 
 class Refused(Exception):
     pass
 
 
+def _loader(runtime, inputs, signature):
+    """TF Serving's predict path (predict_util.cc RunPredict) over its loader's session."""
+    if (signature or "serving_default") not in runtime.signature_defs:
+        raise Refused(f'Serving signature key "{signature}" not found.')
+    check_request_inputs(inputs, runtime.input_names)
+    return runtime.run_tensors(inputs)
+
+
 def _rest(standin, inputs, signature):
-    body = {"inputs": {k: v.tolist() for k, v in inputs.items()}}
+    # Row format where the request has rows (TF Serving refuses an unknown key there;
+    # columnar "inputs" ignores extra keys: util/json_tensor.cc), columnar otherwise.
+    sizes = {len(v) if np.ndim(v) else -1 for v in inputs.values()}
+    if len(sizes) == 1 and min(sizes) >= 1:
+        rows = [{k: v[i].tolist() for k, v in inputs.items()} for i in range(sizes.pop())]
+        body = {"instances": rows}
+    else:
+        body = {"inputs": {k: v.tolist() for k, v in inputs.items()}}
     if signature:
         body["signature_name"] = signature
     code, reply = _post(standin.rest_url, json.dumps(body).encode())   # NaN/Infinity tokens
@@ -111,7 +133,8 @@ def test_the_table_has_at_least_fifteen_cases():
     assert len(CASES) >= 15
 
 
-@pytest.mark.parametrize("runtime", ["tf1 session", "onnx client", "rest server", "grpc server"])
+@pytest.mark.parametrize("runtime", ["tf serving loader", "onnx client", "rest server",
+                                     "grpc server"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_refused_with_input_and_rule_named(runtimes, runtime, case):
     inputs, signature, word = CASES[case]
@@ -120,17 +143,20 @@ def test_refused_with_input_and_rule_named(runtimes, runtime, case):
     message = str(err.value)
     words = word if isinstance(word, tuple) else (word,)
     assert any(w in message for w in words), f"{runtime} / {case}: {message[:300]}"
-    if runtime in ("rest server", "grpc server"):
-        assert "HTTP 400" in message or "INVALID_ARGUMENT" in message, message[:300]
+    if runtime == "rest server":
+        assert message.startswith("HTTP 400:"), message[:300]
+    if runtime == "grpc server":   # an unknown signature is FAILED_PRECONDITION over gRPC
+        code = "FAILED_PRECONDITION" if case == "wrong signature name" else "INVALID_ARGUMENT"
+        assert message.startswith(code + ":"), message[:300]
 
 
 def test_every_runtime_serves_correctly_after_the_table(runtimes, published):
     good = {"label": _LABEL, "noise": _NOISE}
     reference = OnnxClient(published[1], device="cpu").generate(_LABEL, _NOISE)
     out = {
-        "tf1 session": runtimes["tf1 session"](good, None),
+        "tf serving loader": runtimes["tf serving loader"](good, None),
         "onnx client": runtimes["onnx client"](good, None)["images"],
-        "rest server": np.asarray(runtimes["rest server"](good, None)["outputs"], np.float32),
+        "rest server": np.asarray(runtimes["rest server"](good, None)["predictions"], np.float32),
         "grpc server": tf.make_ndarray(runtimes["grpc server"](good, None).outputs["images"]),
     }
     for name, images in out.items():

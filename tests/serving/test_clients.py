@@ -122,7 +122,7 @@ def test_503_then_ok_is_retried(fresh_standin, make):
 
 
 def test_400_is_not_retried_and_the_message_surfaces(fresh_standin):
-    fresh_standin.inject(failures=5, code=400)
+    fresh_standin.inject(failures=5, code="INVALID_ARGUMENT")
     before = fresh_standin.requests
     with pytest.raises(RequestRefused, match="HTTP 400: injected fault"):
         RestClient(fresh_standin.rest_url).generate([4], np.zeros((1, 100)))

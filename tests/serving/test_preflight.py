@@ -1,0 +1,47 @@
+"""model-pkg check-serving: refuses what would keep TF Serving from starting or serving."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from serving import config_files
+from serving.preflight import PreflightError, check_deployment
+
+
+def test_the_shipped_config_over_a_published_version_passes(published, config_dir):
+    lines = []
+    assert check_deployment(str(config_dir), published[0], log=lines.append) == {1: 18}
+    assert "TF Serving can start" in lines[-1]
+
+
+def test_a_served_version_missing_on_disk_is_refused(two_versions, config_dir):
+    config_files.promote("canary", 3, str(config_dir / "models.config"))
+    with pytest.raises(PreflightError, match=r"serves versions \[3\] that are not in"):
+        check_deployment(str(config_dir), two_versions, log=lambda *_: None)
+
+
+def test_a_damaged_version_is_refused_naming_it(published, config_dir, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(published[1], models / "cgan" / "1")
+    with open(models / "cgan" / "1" / "saved_model.pb", "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(PreflightError, match="version 1 .*saved_model.pb"):
+        check_deployment(str(config_dir), str(models), log=lambda *_: None)
+
+
+def test_a_base_path_outside_the_models_mount_is_refused(published, config_dir):
+    path = config_dir / "models.config"
+    path.write_text(path.read_text().replace('"/models/cgan"', '"/elsewhere/cgan"'))
+    with pytest.raises(PreflightError, match="must be under /models/"):
+        check_deployment(str(config_dir), published[0], log=lambda *_: None)
+
+
+def test_the_command_exits_2_with_the_reason(config_dir, tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-m", "model_pkg", "check-serving", "--config-dir",
+                          str(config_dir), "--models-dir", str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2 and "serves versions [1] that are not in" in out.stderr
