@@ -1,6 +1,6 @@
 # One command each for the main job and the tests; both set up .venv first.
 #   make pipeline   train (resume-aware) the default model on embedded defaults
-#   make test       run the test suite (what .ci/run calls)
+#   make test       lint, then run the test suite (what .ci/run calls)
 #   make bench      print the benchmark of every runtime (BENCHMARKS.md)
 #   make web MODEL=artifacts/models/cgan/1   the in-browser page on http://127.0.0.1:8000/
 PYTHON ?= python3
@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 MODEL ?= artifacts/models/cgan/1
 WEB := serving/web
 
-.PHONY: setup web-deps pipeline test bench web clean
+.PHONY: setup web-deps lint pipeline test bench web clean
 
 setup: $(VENV)/.installed
 
@@ -31,7 +31,11 @@ $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 pipeline: setup
 	$(VENV)/bin/model-pkg pipeline
 
-test: setup web-deps
+# ruff's rule set is in pyproject.toml ([tool.ruff]).
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup web-deps lint
 	$(PY) -m pytest -q
 
 bench: setup

@@ -35,9 +35,9 @@ def main():
 
     import onnxruntime as ort
 
-    from export.exporter import export_from_workdir
-    from export.manifest import verify_version
-    from export.runtimes import CApiRuntime, SavedModelRuntime
+    from model_pkg.export.exporter import export_from_workdir
+    from model_pkg.export.manifest import verify_version
+    from model_pkg.export.runtimes import CApiRuntime, SavedModelRuntime
 
     with tempfile.TemporaryDirectory() as models:
         totals, phases, path = [], [], None

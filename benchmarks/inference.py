@@ -46,8 +46,8 @@ def runtime_calls(version_dir, generator, straight_onnx=None, cuda=False):
     """
     import onnxruntime as ort
 
-    from export.runtimes import SavedModelRuntime
-    from serving.local_clients import OnnxClient
+    from model_pkg.export.runtimes import SavedModelRuntime
+    from model_pkg.serving.local_clients import OnnxClient
 
     onnx_path = f"{version_dir}/model.onnx"
     cpu = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])

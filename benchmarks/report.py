@@ -44,7 +44,8 @@ def markdown(results):
              f"One run of `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
              f"CUDA usable: {m['cuda_usable']}. sgemm peak (2048x2048 float32): "
              + ", ".join(f"{k} {v} GFLOP/s" for k, v in results["sgemm_gflops"].items())
-             + f". Rates count the seed generator's nominal 16.04 MFLOP per image for every runtime, "
+             + ". Rates count the seed generator's nominal 16.04 MFLOP per image for every "
+             "runtime, "
              "as the targets do; the rewritten ONNX graph really performs 3,976,448 multiply-adds "
              "per image (noise Gemm 313,600; four 2x2 phase convs 3,211,264; last conv 451,584), "
              "49.6% of the nominal 8,021,888, so its share of the hardware's peak is about half "
@@ -71,7 +72,8 @@ def markdown(results):
         lines.append(f"| {t['preset']} | {t['reference_steps_per_s']} | "
                      f"{t['package_steps_per_s']} | {t['ratio_package_over_reference']} |")
     lines += ["", "## Memory, export, session start", "",
-              f"- `model-pkg train`, default preset, {results['settings']['train_steps']} steps in a "
+              f"- `model-pkg train`, default preset, {results['settings']['train_steps']} steps "
+              "in a "
               f"fresh process ({results['training_run']['steps_per_second']} steps/s with start-up "
               f"and tracing): peak RSS {results['training_run']['peak_rss_mib']} MiB",
               f"- ONNX client generating batch 1024: peak RSS "

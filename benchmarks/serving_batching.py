@@ -26,7 +26,7 @@ CALLERS = (1, 8, 32, 64)
 
 def build_pair(generator, folder):
     """{"in-graph batching": path, "no batching": path}: the two SavedModels."""
-    from export import artifacts
+    from model_pkg.export import artifacts
 
     paths = {"in-graph batching": os.path.join(folder, "batched"),
              "no batching": os.path.join(folder, "plain")}
@@ -67,7 +67,7 @@ def _callers_run(runtime, callers, seconds, seed):
 
 def measure(paths, callers=CALLERS, seconds=2.0, rounds=3):
     """{name: {K: {"images_per_s", "p50_ms", "p99_ms", "requests"}}}, medians over rounds."""
-    from export.tf_c_api import CApiRuntime
+    from model_pkg.export.tf_c_api import CApiRuntime
 
     runtimes = {name: CApiRuntime(path, verify=False) for name, path in paths.items()}
     try:

@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-from benchmarks import inference, report, serving_batching
-from benchmarks.train_speed import measure_training
+from model_pkg.benchmarks import inference, report, serving_batching
+from model_pkg.benchmarks.train_speed import measure_training
 
 
 def machine():
@@ -27,7 +27,7 @@ def machine():
     import onnxruntime as ort
     import tensorflow as tf
 
-    from export.exporter import library_versions
+    from model_pkg.export.exporter import library_versions
 
     cpu = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
@@ -63,7 +63,7 @@ def client_peak_rss(version_dir, batch=1024):
     """Peak RSS (MiB) of a fresh process that opens OnnxClient and generates ``batch``."""
     code = ("import numpy as np\n"
             "from model_pkg.memory import peak_rss_mib\n"
-            "from serving.local_clients import OnnxClient\n"
+            "from model_pkg.serving.local_clients import OnnxClient\n"
             f"c = OnnxClient({version_dir!r}, device='cpu')\n"
             f"rng = np.random.default_rng(0); n = {batch}\n"
             "c.generate(rng.integers(0, 10, n).astype(np.int32),"
@@ -75,9 +75,9 @@ def client_peak_rss(version_dir, batch=1024):
 
 def export_phase(workdir, tmp, log):
     """Exports ``workdir`` (rewritten ONNX) and a straight tf2onnx copy; times both."""
-    from export import artifacts
-    from export.exporter import export_from_workdir, load_trained_generator
-    from export.manifest import verify_version
+    from model_pkg.export import artifacts
+    from model_pkg.export.exporter import export_from_workdir, load_trained_generator
+    from model_pkg.export.manifest import verify_version
 
     began = time.perf_counter()
     version_dir = export_from_workdir(workdir, os.path.join(tmp, "models"), log=log,

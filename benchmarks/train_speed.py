@@ -85,7 +85,8 @@ def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=Non
     import numpy as np
     import tensorflow as tf
 
-    from model_pkg import config as config_lib, data
+    from model_pkg import config as config_lib
+    from model_pkg import data
     from model_pkg.input_pipeline import image_spec, train_dataset
     from model_pkg.train import build_gan
 

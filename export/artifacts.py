@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 
-from export.signature import BATCHING, make_serving_fn, serving_specs
 from model_pkg import contract
+from model_pkg.export.signature import BATCHING, make_serving_fn, serving_specs
 
 # Opset 17: inside tf2onnx 1.17's table (it ends at 18) and run by every
 # target runtime (ONNX Runtime CPU/CUDA, -web, -node); every op either graph
@@ -82,7 +82,7 @@ def write_onnx(generator, path, config=None, builder="rewritten"):
     import onnx
 
     if builder == "rewritten":
-        from export.onnx_graph import build_model
+        from model_pkg.export.onnx_graph import build_model
 
         onnx.save(build_model(generator, config, ONNX_OPSET), path)
         return path

@@ -1,16 +1,17 @@
 """Blessing: publish a candidate only if its digits are good, and no worse than the baseline.
 
-The baseline is the version labelled ``stable`` in serving/models.config when
-that version is published here, else the newest published version with
-quality metrics. The gate uses the fast metrics (label accuracy, Fréchet
-distance, coverage); CAS is left to ``model-pkg evaluate --cas``.
+The baseline is passed in: a version number, "newest" (the newest published
+version with quality metrics, the default) or None (thresholds only). The CLI
+also resolves a TF Serving label to its version (``--baseline stable``); this
+layer never reads a deployment file. The gate uses the fast metrics (label
+accuracy, Fréchet distance, coverage); CAS is left to ``model-pkg evaluate --cas``.
 """
 
 import dataclasses
 import os
 
-from export.manifest import IntegrityError, verify_version
-from export.publish import list_versions
+from model_pkg.export.manifest import IntegrityError, verify_version
+from model_pkg.export.publish import list_versions
 
 
 class BlessingError(RuntimeError):
@@ -30,23 +31,20 @@ class BlessingPolicy:
     coverage_ratio_tolerance: float = 0.03      # absolute
 
 
-def _stable_version(models_config):
-    from serving.config_files import ConfigError, load_models_config
+def find_baseline(root, baseline="newest"):
+    """(version, quality metrics) of the baseline, or (None, None) when there is none.
 
-    try:
-        return load_models_config(models_config)[1].version_labels.get("stable")
-    except (ConfigError, OSError):
-        return None
-
-
-def find_baseline(root, models_config=None):
-    """(version, quality metrics) of the baseline, or (None, None) when there is none."""
-    candidates = list_versions(root)[::-1]
-    stable = _stable_version(models_config) if models_config else None
-    if stable in candidates:
-        candidates.remove(stable)
-        candidates.insert(0, stable)
-    for version in candidates:
+    ``baseline``: a published version number (it must verify and hold metrics),
+    "newest", or None.
+    """
+    if baseline is None:
+        return None, None
+    if baseline != "newest":
+        manifest = verify_version(os.path.join(root, str(int(baseline))))
+        if not manifest.get("quality"):
+            raise BlessingError(f"baseline version {baseline} has no quality metrics")
+        return int(baseline), manifest["quality"]
+    for version in list_versions(root)[::-1]:
         try:
             quality = verify_version(os.path.join(root, str(version))).get("quality")
         except IntegrityError:
@@ -89,9 +87,9 @@ def decide(candidate, baseline, policy=BlessingPolicy()):
     return {"blessed": not reasons, "reasons": reasons, "policy": dataclasses.asdict(policy)}
 
 
-def bless(candidate, root, models_config, force_reason=None, log=print):
+def bless(candidate, root, baseline="newest", force_reason=None, log=print):
     """The manifest's "blessing" record; raises BlessingError unless blessed or forced."""
-    version, baseline = find_baseline(root, models_config)
+    version, baseline = find_baseline(root, baseline)
     decision = decide(candidate, baseline) | {"baseline_version": version,
                                               "baseline_quality": baseline}
     if decision["blessed"]:

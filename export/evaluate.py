@@ -1,21 +1,7 @@
-"""Quality metrics of a generator, and a version's metrics as JSON."""
+"""A version's metrics as JSON (``model-pkg evaluate``); the measuring is model_pkg/eval."""
 
-from export.manifest import verify_version
-from model_pkg.paths import evaluator_dir
-
-
-def measure_quality(generate, cas=False, log=print):
-    """Fast metrics (and CAS when asked) of ``generate(labels, noise)`` on fixed inputs."""
-    from model_pkg import data, evaluator, quality
-
-    mnist = data.load_mnist()
-    classifier, meta = evaluator.load_or_train(evaluator_dir(), mnist, log=log)
-    metrics = quality.fast_metrics(generate, classifier, quality.real_reference(classifier, mnist))
-    metrics["evaluator"] = {"test_accuracy": meta["test_accuracy"], "sha256": meta["sha256"]}
-    if cas:
-        log("CAS: training a classifier on 60,000 generated digits ...")
-        metrics |= quality.cas(generate, mnist, meta["test_accuracy"])
-    return metrics
+from model_pkg.eval import measure_quality
+from model_pkg.export.manifest import verify_version
 
 
 def version_metrics(version_dir, cas=False, log=print, measure_missing=True):
@@ -24,7 +10,7 @@ def version_metrics(version_dir, cas=False, log=print, measure_missing=True):
     parity = manifest.get("parity") or {}
     quality = manifest.get("quality")
     if (quality is None and measure_missing) or cas:
-        from export.runtimes import OnnxRuntime
+        from model_pkg.export.runtimes import OnnxRuntime
 
         quality = measure_quality(OnnxRuntime(version_dir).generate, cas=cas, log=log)
     return {

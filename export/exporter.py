@@ -13,12 +13,12 @@ import platform
 import subprocess
 import time
 
-from export import artifacts, parity, publish
-from export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
-from export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
-from export.tf_c_api import replay_warmup
 from model_pkg import checkpoint, contract
-from model_pkg.paths import PROJECT_ROOT, default_models_dir
+from model_pkg.export import artifacts, parity, publish
+from model_pkg.export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
+from model_pkg.export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
+from model_pkg.export.tf_c_api import replay_warmup
+from model_pkg.paths import SOURCE_DIR, default_models_dir
 
 
 class ExportError(RuntimeError):
@@ -39,7 +39,7 @@ def load_trained_generator(workdir):
     # (the weights are float32 either way), so every runtime can agree to 1e-5.
     gan = build_gan(dataclasses.replace(config, compute_dtype="float32"))
     checkpoint.restore(folder, gan.state_variables())
-    return gan.inference_generator, config, meta, folder
+    return gan.generator, config, meta, folder
 
 
 def build_staging(generator, staging, config):
@@ -94,14 +94,17 @@ def library_versions():
 
 
 def git_commit():
-    """The project's git commit (with a +dirty mark), or None outside a checkout."""
+    """The package source's git commit (with a +dirty mark); None when the source is not the
+    top of a git checkout (an installed wheel)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", SOURCE_DIR, *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+
     try:
-        head = subprocess.run(["git", "-C", PROJECT_ROOT, "rev-parse", "HEAD"],
-                              capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", PROJECT_ROOT, "status", "--porcelain",
-                                "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if os.path.realpath(git("rev-parse", "--show-toplevel")) != os.path.realpath(SOURCE_DIR):
+            return None
+        head, dirty = git("rev-parse", "HEAD"), git("status", "--porcelain",
+                                                    "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "")
@@ -123,12 +126,13 @@ def _finalizer(fields):
     return finalize
 
 
-def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force_reason=None):
+def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force_reason=None,
+                        baseline="newest"):
     """Publishes the next version from ``workdir``'s newest checkpoint; returns its folder.
 
     With ``quality`` the candidate's digits are measured and blessed against
-    the baseline first (export.blessing); ``force_reason`` publishes a failing
-    candidate anyway, loudly, and records why.
+    ``baseline`` (a version, "newest" or None; export/blessing.py) first;
+    ``force_reason`` publishes a failing candidate anyway, loudly, and records why.
     """
     began = time.perf_counter()
     generator, config, meta, folder = load_trained_generator(workdir)
@@ -142,7 +146,8 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
         report = check_staging(generator, staging)
         timings["parity"] = round(time.perf_counter() - began_parity, 3)
         began_quality = time.perf_counter()
-        metrics, blessing_record = _quality_gate(staging, root, quality, force_reason, log)
+        metrics, blessing_record = _quality_gate(staging, root, quality, force_reason, log,
+                                                 baseline)
         timings["quality"] = round(time.perf_counter() - began_quality, 3)
         fields = _manifest_fields(config, meta, folder, report, timings)
         fields |= {"quality": metrics, "blessing": blessing_record}
@@ -152,19 +157,18 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
     return path
 
 
-def _quality_gate(staging, root, quality, force_reason, log):
+def _quality_gate(staging, root, quality, force_reason, log, baseline):
     """(metrics or None, blessing record); raises BlessingError for a refused candidate."""
     if not quality:
         log("WARNING: quality evaluation skipped; this version is not blessed")
         return None, {"blessed": False, "skipped": True,
                       "reason": "export ran with quality evaluation disabled"}
-    from export.blessing import bless
-    from export.evaluate import measure_quality
-    from serving.config_files import MODELS_CONFIG
+    from model_pkg.eval import measure_quality
+    from model_pkg.export.blessing import bless
 
     runtime = OnnxRuntime(os.path.join(staging, contract.ONNX_NAME), verify=False)
     metrics = measure_quality(runtime.generate, log=log)
-    return metrics, bless(metrics, root, MODELS_CONFIG, force_reason, log)
+    return metrics, bless(metrics, root, baseline, force_reason, log)
 
 
 def _manifest_fields(config, meta, folder, report, timings):

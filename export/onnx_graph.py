@@ -9,7 +9,8 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup; ORT also refuses an out-of-range label instead of drawing garbage.
+   lookup. ORT refuses label 10 and above, but reads -1 as the last row (ONNX
+   counts negative indices from the end), so the Python validator stands in front.
 2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.

@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 
-from export.manifest import IntegrityError, verify_version
-from export.tf_c_api import CApiRuntime  # noqa: F401 - one of the runtimes, defined there
 from model_pkg import contract
+from model_pkg.export.manifest import IntegrityError, verify_version
+from model_pkg.export.tf_c_api import CApiRuntime  # noqa: F401 - one of the runtimes, defined there
 from model_pkg.validation import validate_inputs
 
 _LABEL, _NOISE, _IMAGES = contract.LABEL_KEY, contract.NOISE_KEY, contract.IMAGES_KEY

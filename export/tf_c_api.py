@@ -21,8 +21,8 @@ import threading
 
 import numpy as np
 
-from export.manifest import verify_version
 from model_pkg import contract
+from model_pkg.export.manifest import verify_version
 from model_pkg.validation import validate_inputs
 
 # TF_DataType (tensorflow/c/tf_datatype.h) for the NumPy dtypes a caller may feed.

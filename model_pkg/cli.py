@@ -2,7 +2,10 @@
 
 Each subcommand parses its flags, calls one library function and prints what
 it made. Errors a user can fix (bad flags, missing data, a config clash) exit
-with status 2 and one clear line, not a traceback.
+with status 2 and one clear line, not a traceback. This is the one module
+allowed to import every layer (train, export, serving, benchmarks;
+docs/architecture.md); it imports them inside the subcommands, so that
+``model-pkg --help`` starts fast.
 """
 
 import argparse
@@ -11,7 +14,7 @@ import os
 import sys
 
 from model_pkg.config import PRESETS
-from model_pkg.paths import PROJECT_ROOT, default_models_dir, default_pipeline_workdir
+from model_pkg.paths import bench_outputs, default_models_dir, default_pipeline_workdir
 
 
 def _quiet_tensorflow():
@@ -37,29 +40,51 @@ def _add_gate_flags(parser):
     parser.add_argument("--reason", help="why --force is right; recorded in the manifest")
     parser.add_argument("--skip-quality", action="store_true",
                         help="do not measure or bless (recorded as unblessed; for tests)")
+    parser.add_argument("--baseline", default="newest",
+                        help="what the candidate must not be worse than: a version number, "
+                        "'newest' (default: the newest published version with metrics), "
+                        "'none', or a TF Serving label such as 'stable' (read from "
+                        "serving/config/models.config)")
 
 
 def _export(args):
-    from export.exporter import export_from_workdir
+    from model_pkg.export.exporter import export_from_workdir
 
     if args.force and not args.reason:
         raise ValueError("--force needs --reason '...' (it is recorded in the manifest)")
     return export_from_workdir(args.workdir, args.models_dir, log=_stderr,
                                quality=not args.skip_quality,
-                               force_reason=args.reason if args.force else None)
+                               force_reason=args.reason if args.force else None,
+                               baseline=_baseline(args.baseline))
+
+
+def _baseline(text):
+    """--baseline -> a version number, "newest" or None; a label is looked up in the serving
+    config here, in the CLI, so that the export layer never reads a deployment file."""
+    if text in ("newest", "none"):
+        return None if text == "none" else text
+    if text.isdigit():
+        return int(text)
+    from model_pkg.serving import config_files
+
+    path = os.path.join(config_files.deployment_config_dir(), "models.config")
+    version = config_files.load_models_config(path)[1].version_labels.get(text)
+    if version is None:
+        raise ValueError(f"--baseline {text!r}: not a version, 'newest', 'none' or a label of "
+                         f"{path}")
+    return version
 
 
 def _add_tool_parsers(sub):
     """`web` (the browser page) and `bench` (the benchmark)."""
     web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
-    web.add_argument("--model", required=True, help="a version folder, e.g. artifacts/models/cgan/1")
+    web.add_argument("--model", required=True,
+                     help="a version folder, e.g. artifacts/models/cgan/1")
     web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
 
     bench = sub.add_parser("bench", help="benchmark every runtime, training and export")
-    bench.add_argument("--out-json", default=os.path.join(PROJECT_ROOT, "artifacts", "bench",
-                                                          "bench.json"))
-    bench.add_argument("--out-md", default=os.path.join(PROJECT_ROOT, "BENCHMARKS.md"),
-                       help="the Markdown report (default: BENCHMARKS.md in the project)")
+    bench.add_argument("--out-json", help="default: artifacts/bench/bench.json")
+    bench.add_argument("--out-md", help="the Markdown report (default: ./BENCHMARKS.md)")
     bench.add_argument("--quick", action="store_true",
                        help="tiny sizes: checks the benchmark runs, numbers mean nothing")
 
@@ -74,7 +99,8 @@ def build_parser():
 
     export = sub.add_parser("export", help="publish the next version from a workdir")
     export.add_argument("--workdir", required=True, help="a training workdir")
-    export.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    export.add_argument("--models-dir",
+                        help="default: artifacts/models under the working directory")
     _add_gate_flags(export)
 
     generate = sub.add_parser("generate", help="draw digits with any runtime")
@@ -88,7 +114,8 @@ def build_parser():
     generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
-    generate.add_argument("--seed", type=int, default=0, help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
+    generate.add_argument("--seed", type=int, default=0,
+                          help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
 
     evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
     evaluate.add_argument("version_dir", help="a version folder")
@@ -100,7 +127,8 @@ def build_parser():
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
                           help="training workdir (default: %(default)s)")
-    pipeline.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    pipeline.add_argument("--models-dir",
+                          help="default: artifacts/models under the working directory")
     _add_gate_flags(pipeline)
     pipeline.add_argument("--skip-if-published", action="store_true",
                           help="do nothing when a version is already published (docker compose)")
@@ -121,7 +149,7 @@ def build_parser():
     check = sub.add_parser("check-serving", help="will TF Serving start on this config and "
                            "these versions? (its own loader, in process)")
     check.add_argument("--config-dir", help="default: serving/config")
-    check.add_argument("--models-dir", help="default: artifacts/models under the project root")
+    check.add_argument("--models-dir", help="default: artifacts/models under the working directory")
     _add_train_flags(pipeline)
     return parser
 
@@ -146,7 +174,7 @@ def cmd_export(args):
 
 
 def cmd_generate(args):
-    from serving.generate import generate_grid, open_client, parse_labels
+    from model_pkg.serving.generate import generate_grid, open_client, parse_labels
 
     labels = parse_labels(args.labels)
     client = open_client(args.runtime, model=args.model, url=args.url, target=args.target,
@@ -157,7 +185,7 @@ def cmd_generate(args):
 
 
 def cmd_evaluate(args):
-    from export.evaluate import version_metrics
+    from model_pkg.export.evaluate import version_metrics
 
     print(json.dumps(version_metrics(args.version_dir, cas=args.cas, log=_stderr), indent=2))
     return 0
@@ -165,8 +193,8 @@ def cmd_evaluate(args):
 
 def cmd_pipeline(args):
     """Train (resume-aware), export with parity, print the version and its metrics."""
-    from export.evaluate import version_metrics
-    from export.publish import list_versions, model_root
+    from model_pkg.export.evaluate import version_metrics
+    from model_pkg.export.publish import list_versions, model_root
 
     root = model_root(args.models_dir or default_models_dir())
     if args.skip_if_published and list_versions(root):
@@ -180,7 +208,7 @@ def cmd_pipeline(args):
 
 
 def cmd_web(args):
-    from serving.web_app import make_server
+    from model_pkg.serving.web_app import make_server
 
     server = make_server(args.model, port=args.port)
     print(f"serving {os.path.abspath(args.model)} at "
@@ -195,44 +223,51 @@ def cmd_web(args):
 
 
 def cmd_bench(args):
-    from benchmarks import suite
+    from model_pkg.benchmarks import suite
 
-    results = suite.main(args.out_json, args.out_md, quick=args.quick, log=_stderr)
+    out_json, out_md = (a or b for a, b in zip((args.out_json, args.out_md), bench_outputs()))
+    results = suite.main(out_json, out_md, quick=args.quick, log=_stderr)
     print(json.dumps(results["ratios"], indent=2))
-    print(f"wrote {args.out_md} and {args.out_json}")
+    print(f"wrote {out_md} and {out_json}")
     return 0
 
 
 def cmd_promote(args):
-    from export.manifest import verify_version
-    from export.publish import model_root
-    from serving import config_files
+    from model_pkg.export.manifest import verify_version
+    from model_pkg.export.publish import model_root
+    from model_pkg.serving import config_files
 
     verify_version(os.path.join(model_root(args.models_dir or default_models_dir()),
                                 str(args.version)))
     loaded = None
     if args.rest_url:
-        from serving.rest_client import RestClient
+        from model_pkg.serving.rest_client import RestClient
 
         status = RestClient(args.rest_url).status()["model_version_status"]
         loaded = {int(s["version"]) for s in status if s["state"] == "AVAILABLE"}
-    print(config_files.promote(args.label, args.version, args.config or config_files.MODELS_CONFIG,
+    print(config_files.promote(args.label, args.version, _models_config(args),
                                loaded_versions=loaded))
     return 0
 
 
 def cmd_rollback(args):
-    from serving import config_files
+    from model_pkg.serving import config_files
 
-    print(config_files.rollback(args.label, args.config or config_files.MODELS_CONFIG))
+    print(config_files.rollback(args.label, _models_config(args)))
     return 0
 
 
-def cmd_check_serving(args):
-    from serving import config_files
-    from serving.preflight import check_deployment
+def _models_config(args):
+    from model_pkg.serving import config_files
 
-    check_deployment(args.config_dir or config_files.CONFIG_DIR, args.models_dir)
+    return args.config or os.path.join(config_files.deployment_config_dir(), "models.config")
+
+
+def cmd_check_serving(args):
+    from model_pkg.serving import config_files
+    from model_pkg.serving.preflight import check_deployment
+
+    check_deployment(args.config_dir or config_files.deployment_config_dir(), args.models_dir)
     return 0
 
 

@@ -28,16 +28,6 @@ class TrainConfig:
     adam_beta2: float = 0.999
     compute_dtype: str = "float32"  # "bfloat16": Keras mixed_bfloat16 (bf16 math, f32 weights);
     #                                 export always rebuilds G in float32
-    ema_decay: float = 0.0          # EMA of G's weights, sampled and exported; 0 = off (Yazici 2019)
-    feature_matching: float = 0.0   # weight of a feature-matching term in G's loss; 0 = off
-    #                                 (Salimans 2016: match D's penultimate-feature means per digit)
-    d_normalization: str = "batch"  # "batch": D's BatchNorm layers (seed); "none": no
-    #                                 normalisation; "spectral": spectral normalisation of D's
-    #                                 conv and dense kernels instead (Miyato 2018)
-    minibatch_stddev: bool = False  # D sees its batch's feature spread (Karras 2018); off = seed
-    label_smoothing: float = 0.0    # one-sided: D's real target is 1 - s on the digit, s on fake
-    mode_seeking: float = 0.0       # weight of a mode-seeking term in G's loss; 0 = off (Mao 2019:
-    #                                 two noises, same digit, should give different images)
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
@@ -57,9 +47,19 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data):
-        """Builds a config from a dict, refusing unknown or missing-typed keys."""
+        """Builds a config from a dict, refusing unknown or missing-typed keys.
+
+        A retired option (RETIRED) at its off value is dropped, so runs saved
+        before it was removed still resume; a run that used it is refused.
+        """
         if not isinstance(data, dict):
             raise ValueError(f"config must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        for name, off in RETIRED.items():
+            if name in data and data.pop(name) != off:
+                raise ValueError(f"config.{name}: this run used an option that was measured, "
+                                 "lost and removed (docs/quality.md has its numbers); model-pkg "
+                                 "0.1.0 trains it")
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -78,6 +78,11 @@ class TrainConfig:
         return data
 
 
+# Options measured against the presets, lost, and removed from the training
+# step (docs/quality.md): name -> the value that meant "off".
+RETIRED = {"ema_decay": 0.0, "feature_matching": 0.0, "d_normalization": "batch",
+           "minibatch_stddev": False, "label_smoothing": 0.0, "mode_seeking": 0.0}
+
 # Fields that may differ between a run and its resumption.
 RUN_LENGTH_FIELDS = ("steps",)
 BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "sample_every")
@@ -85,11 +90,8 @@ BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "samp
 _POSITIVE_INTS = ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every",
                   "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
-_NON_NEGATIVE_FLOATS = ("feature_matching", "mode_seeking")
-_UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum", "ema_decay",
-                "label_smoothing")   # in [0, 1)
+_UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
-_D_NORMALIZATIONS = ("batch", "none", "spectral")
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
 
 
@@ -108,20 +110,13 @@ def _validate(cfg):
     for name in _POSITIVE_FLOATS:
         if not isinstance(getattr(cfg, name), (int, float)) or not getattr(cfg, name) > 0:
             fail(name, "must be a number > 0")
-    for name in _NON_NEGATIVE_FLOATS:
-        if not isinstance(getattr(cfg, name), (int, float)) or not getattr(cfg, name) >= 0:
-            fail(name, "must be a number >= 0")
     for name in _UNIT_FLOATS:
         if not isinstance(getattr(cfg, name), (int, float)) or not 0 <= getattr(cfg, name) < 1:
             fail(name, "must be a number in [0, 1)")
     if not isinstance(cfg.leaky_slope, (int, float)) or not 0 <= cfg.leaky_slope < 1:
         fail("leaky_slope", "must be a number in [0, 1)")
-    if not isinstance(cfg.minibatch_stddev, bool):
-        fail("minibatch_stddev", "must be true or false")
     if cfg.compute_dtype not in _COMPUTE_DTYPES:
         fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
-    if cfg.d_normalization not in _D_NORMALIZATIONS:
-        fail("d_normalization", f"must be one of {_D_NORMALIZATIONS}")
     if cfg.output_activation not in _ACTIVATIONS:
         fail("output_activation", f"must be one of {_ACTIVATIONS}")
     if cfg.batch_size > contract.MNIST_TRAIN_SIZE:
@@ -134,9 +129,9 @@ SEED = TrainConfig(preset="seed")
 # The package default: the seed's networks and loss, trained in bfloat16 (1.24x
 # faster, same quality), with a slower discriminator (it wins too easily in the
 # seed) and a 4x faster generator, for 12,000 steps (what fits in 15 minutes
-# here). README, "Quality", has every candidate measured; EMA, TTUR, minibatch
-# stddev, feature matching, mode seeking, spectral or no normalisation in D did
-# not beat it and stay off.
+# here). docs/quality.md has every candidate measured; EMA, TTUR, minibatch
+# stddev, feature matching, mode seeking, label smoothing, spectral or no
+# normalisation in D did not beat it and were removed (RETIRED above).
 DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
                       g_learning_rate=8e-4, steps=12_000)
 

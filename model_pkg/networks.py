@@ -58,106 +58,20 @@ def build_discriminator(config):
     Input:  float32 [N, 28, 28, 1] in [-1, 1].
     Output: float32 [N, 11] logits: classes 0..9 are the digits, 10 is "fake".
     Seed table: 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
-    config.d_normalization "none" drops the three BatchNorms; "spectral" drops them
-    and divides each kernel by its spectral norm (one u vector per kernel).
     """
     image = keras.Input(shape=contract.IMAGE_SHAPE, dtype="float32", name="image")
     x, dt = image, _policy(config)
-    spectral = config.d_normalization == "spectral"
-    conv = SpectralConv2D if spectral else layers.Conv2D
-    dense = SpectralDense if spectral else layers.Dense
     for i in (1, 2):
-        x = conv(_SEED_FILTERS, 3, padding="same", name=f"conv{i}", dtype=dt)(x)
-        x = _d_bn(config, f"conv{i}_bn")(x)
+        x = layers.Conv2D(_SEED_FILTERS, 3, padding="same", name=f"conv{i}", dtype=dt)(x)
+        x = _bn(config, f"conv{i}_bn")(x)
         x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act", dtype=dt)(x)
         x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=dt)(x)
-    if config.minibatch_stddev:
-        x = MinibatchStddev(name="minibatch_stddev", dtype=dt)(x)
     x = layers.Flatten(name="flatten", dtype=dt)(x)
-    x = dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
-    x = _d_bn(config, "dense_bn")(x)
+    x = layers.Dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
+    x = _bn(config, "dense_bn")(x)
     x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
-    logits = dense(contract.NUM_DISC_OUTPUTS, name="logits", dtype="float32")(x)
+    logits = layers.Dense(contract.NUM_DISC_OUTPUTS, name="logits", dtype="float32")(x)
     return keras.Model(image, logits, name="discriminator")
-
-
-class MinibatchStddev(layers.Layer):
-    """Appends one channel: the batch's mean per-feature standard deviation (Karras 2018).
-
-    [B, H, W, C] -> [B, H, W, C + 1]. A batch of near-identical images has a small
-    value, so D can see a lack of variety that per-image features cannot show.
-    """
-
-    def call(self, x):
-        x32 = keras.ops.cast(x, "float32")
-        std = keras.ops.sqrt(keras.ops.var(x32, axis=0) + 1e-8)        # [H, W, C]
-        value = keras.ops.mean(std)
-        shape = keras.ops.shape(x)
-        extra = keras.ops.broadcast_to(keras.ops.cast(value, x.dtype),
-                                       (shape[0], shape[1], shape[2], 1))
-        return keras.ops.concatenate([x, extra], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 1)
-
-
-class _SpectralNorm:
-    """Mixin: the kernel divided by its largest singular value (Miyato et al. 2018).
-
-    One power iteration per training call refines the singular vector estimate
-    ``sn_u`` [1, out]; gradients flow through the division, as in SNGAN.
-    """
-
-    def _build_u(self, out):
-        self.sn_u = self.add_weight(shape=(1, out), trainable=False, name="sn_u",
-                                    initializer=keras.initializers.RandomNormal(seed=1))
-
-    def normalized_kernel(self, training):
-        kernel = keras.ops.cast(self.kernel, "float32")
-        w = keras.ops.reshape(kernel, (-1, kernel.shape[-1]))               # [in, out]
-        u = keras.ops.cast(self.sn_u, "float32")
-        v = _unit(keras.ops.matmul(u, keras.ops.transpose(w)))               # [1, in]
-        u = keras.ops.stop_gradient(_unit(keras.ops.matmul(v, w)))          # [1, out]
-        v = keras.ops.stop_gradient(v)
-        if training:
-            self.sn_u.assign(u)
-        sigma = keras.ops.sum(keras.ops.matmul(v, w) * u)
-        return keras.ops.cast(kernel / sigma, self.compute_dtype)
-
-
-def _unit(x):
-    return x / (keras.ops.sqrt(keras.ops.sum(x * x)) + 1e-12)
-
-
-class SpectralConv2D(_SpectralNorm, layers.Conv2D):
-    """Conv2D with a spectrally normalised kernel (same arguments)."""
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u(self.filters)
-
-    def call(self, inputs, training=False):
-        out = self.convolution_op(inputs, self.normalized_kernel(training))
-        return out + keras.ops.cast(self.bias, out.dtype)
-
-
-class SpectralDense(_SpectralNorm, layers.Dense):
-    """Dense with a spectrally normalised kernel (same arguments)."""
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_u(self.units)
-
-    def call(self, inputs, training=False):
-        out = keras.ops.matmul(inputs, self.normalized_kernel(training))
-        return out + keras.ops.cast(self.bias, out.dtype)
-
-
-def _d_bn(config, name):
-    """D's BatchNorm, or the identity when config.d_normalization is "none" or "spectral"."""
-    if config.d_normalization in ("none", "spectral"):
-        return lambda x: x
-    return _bn(config, name)
 
 
 def _bn(config, name):

@@ -18,10 +18,9 @@ import time
 
 import numpy as np
 
-from model_pkg import checkpoint, contract, plots
+from model_pkg import checkpoint, contract, memory, plots
 from model_pkg.config import TrainConfig, get_preset
 from model_pkg.fileio import atomic_write_json
-from model_pkg import memory
 
 _SAMPLE_NOISE_SEED = 1234   # fixed noise for the sample grids, shared by every run
 _GRID_COLS = 10
@@ -109,7 +108,7 @@ def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print
     Returns a TrainResult. Raises ConfigMismatch if the workdir holds another
     config, DataError if MNIST cannot be found.
     """
-    from model_pkg import data   # deferred with TensorFlow: keeps the CLI's start fast
+    from model_pkg import data  # deferred with TensorFlow: keeps the CLI's start fast
 
     with workdir_lock(workdir):
         saved = load_saved_config(workdir)
@@ -137,7 +136,6 @@ def build_gan(config):
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     gan = ConditionalGAN(config)
-    gan.compile()
     return gan
 
 
@@ -205,7 +203,7 @@ class _Loop:
         if step % cfg.sample_every == 0:
             path = os.path.join(self.workdir, "samples", f"step-{step:08d}.png")
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_sample_grid(self.gan.inference_generator, path)
+            write_sample_grid(self.gan.generator, path)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             meta = {"history": self.history, "data_source": self.mnist.source,
                     "data_sha256": self.mnist.sha256}
@@ -218,7 +216,7 @@ def _finish(config, workdir, gan, history, start, wall):
     step = int(gan.step.numpy())
     grid = os.path.join(workdir, "samples", "final.png")
     os.makedirs(os.path.dirname(grid), exist_ok=True)
-    write_sample_grid(gan.inference_generator, grid)
+    write_sample_grid(gan.generator, grid)
     curve = os.path.join(workdir, "loss_curve.png")
     if history:
         plots.save_loss_curve(curve, history, f"{config.preset} preset, batch {config.batch_size}")

@@ -1,9 +1,10 @@
 """The one input validator in front of every Python runtime (NumPy only).
 
-ONNX Runtime runs no asserts, and ONNX's OneHot maps label -1 to class 9
-where TensorFlow gives all zeros, so nothing may reach a runtime before it
-passes here. The SavedModel graph enforces the same rules with tf.debugging
-asserts (export/signature.py), so TF Serving refuses what this refuses.
+ONNX Runtime runs no asserts, and the ONNX graph's Gather reads label -1 as
+the last row (digit 9) where it should refuse, so nothing may reach a runtime
+before it passes here. The SavedModel graph enforces the same rules with
+tf.debugging asserts (export/signature.py), so TF Serving refuses what this
+refuses.
 """
 
 import numpy as np

@@ -20,10 +20,10 @@ from google.protobuf import text_format
 
 from model_pkg import contract
 from model_pkg.fileio import atomic_write_text
-from serving import protos
+from model_pkg.serving import protos
 
-SERVING_DIR = os.path.dirname(os.path.abspath(__file__))
-CONFIG_DIR = os.path.join(SERVING_DIR, "config")
+# The shipped config folder (package data; serving/config/ in a checkout).
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
 MODELS_CONFIG = os.path.join(CONFIG_DIR, "models.config")
 MONITORING_CONFIG = os.path.join(CONFIG_DIR, "monitoring.config")
 _HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-pkg "
@@ -32,6 +32,24 @@ _HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-
 
 class ConfigError(ValueError):
     """A config file TF Serving would reject, or an edit it would refuse."""
+
+
+def deployment_config_dir():
+    """The config folder a deployment mounts: $MODEL_PKG_SERVING_CONFIG_DIR, else
+    serving/config under the working directory (a checkout's, or a copy of it).
+
+    An installed package's own copy is a template, never edited in place.
+    """
+    from model_pkg.paths import home
+
+    folder = os.environ.get("MODEL_PKG_SERVING_CONFIG_DIR") or os.path.join(
+        home(), "serving", "config")
+    if not os.path.isfile(os.path.join(folder, "models.config")):
+        raise ConfigError(f"{folder}: no models.config. Run from the folder whose "
+                          "serving/config/ docker compose mounts, set "
+                          "MODEL_PKG_SERVING_CONFIG_DIR, or pass --config / --config-dir "
+                          f"(the shipped template is {CONFIG_DIR})")
+    return folder
 
 
 def parse(path, message_class):

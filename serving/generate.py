@@ -13,15 +13,15 @@ def open_client(runtime, model=None, url=None, target=None, version=None, label=
     if runtime in ("onnx", "savedmodel"):
         if not model:
             raise ValueError(f"--runtime {runtime} needs --model VERSION_DIR")
-        from serving.local_clients import OnnxClient, SavedModelClient
+        from model_pkg.serving.local_clients import OnnxClient, SavedModelClient
 
         return OnnxClient(model) if runtime == "onnx" else SavedModelClient(model)
     if runtime == "rest":
-        from serving.rest_client import RestClient
+        from model_pkg.serving.rest_client import RestClient
 
         return RestClient(url or "http://localhost:8501", version=version, label=label)
     if runtime == "grpc":
-        from serving.grpc_client import GrpcClient
+        from model_pkg.serving.grpc_client import GrpcClient
 
         return GrpcClient(target or "localhost:8500", version=version, label=label)
     raise ValueError(f"--runtime {runtime!r}: must be one of {', '.join(RUNTIMES)}")

@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from export import parity
-from serving.local_clients import CUDA, DeviceError, OnnxClient
+from model_pkg.export import parity
+from model_pkg.serving.local_clients import CUDA, DeviceError, OnnxClient
 
 GPU_ATOL = 1e-4   # cuDNN picks other convolution algorithms than the CPU kernels
 

@@ -3,9 +3,16 @@
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.serving.errors import (
+    UNKNOWN_LABEL,
+    ModelNotFound,
+    RequestRefused,
+    ServingError,
+    ServingTimeout,
+    _Retryable,
+    with_retries,
+)
 from model_pkg.validation import validate_inputs
-from serving.errors import (UNKNOWN_LABEL, ModelNotFound, RequestRefused, ServingError,
-                            ServingTimeout, _Retryable, with_retries)
 
 # A batch of 256 images is 0.8 MB; the default 4 MB receive limit would cap a
 # server configured for bigger batches at about 1,300 images.

@@ -6,8 +6,8 @@ Both verify the version's manifest before loading and validate every input.
 import threading
 import warnings
 
-from export.runtimes import OnnxRuntime, SavedModelRuntime
 from model_pkg import contract
+from model_pkg.export.runtimes import OnnxRuntime, SavedModelRuntime
 from model_pkg.validation import validate_inputs, validate_request
 
 CUDA = "CUDAExecutionProvider"

@@ -13,9 +13,9 @@ served version verifies its manifest, loads in TF Serving's own loader
 
 import os
 
-from export.manifest import verify_version
-from export.tf_c_api import CApiRuntime, replay_warmup
-from serving import config_files
+from model_pkg.export.manifest import verify_version
+from model_pkg.export.tf_c_api import CApiRuntime, replay_warmup
+from model_pkg.serving import config_files
 
 # docker-compose.yml mounts the models folder here, inside the server's container.
 CONTAINER_MODELS_DIR = "/models"

@@ -10,8 +10,12 @@ wrong type or a bad value fails here as it fails in tensorflow_model_server.
 
 import functools
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf import wrappers_pb2  # noqa: F401  (registers wrappers.proto in the pool)
+from google.protobuf import (
+    descriptor_pb2,
+    descriptor_pool,
+    message_factory,
+    wrappers_pb2,  # noqa: F401  (registers wrappers.proto in the pool)
+)
 
 _F = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "tensorflow.serving"

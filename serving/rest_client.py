@@ -13,9 +13,16 @@ import urllib.request
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.serving.errors import (
+    UNKNOWN_LABEL,
+    ModelNotFound,
+    RequestRefused,
+    ServingError,
+    ServingTimeout,
+    _Retryable,
+    with_retries,
+)
 from model_pkg.validation import validate_inputs
-from serving.errors import (UNKNOWN_LABEL, ModelNotFound, RequestRefused, ServingError,
-                            ServingTimeout, _Retryable, with_retries)
 
 
 def model_path(model, version=None, label=None):

@@ -17,10 +17,12 @@ import re
 import threading
 
 from model_pkg import contract
-from model_pkg.paths import PROJECT_ROOT
 
-WEB_DIR = os.path.join(PROJECT_ROOT, "serving", "web")
-ORT_DIST = os.path.join(WEB_DIR, "node_modules", "onnxruntime-web", "dist")
+# The page ships as package data beside this module (installed or not);
+# onnxruntime-web comes from npm: `npm ci` in WEB_DIR, or $MODEL_PKG_ORT_DIST.
+WEB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
+ORT_DIST = os.environ.get("MODEL_PKG_ORT_DIST") or os.path.join(
+    WEB_DIR, "node_modules", "onnxruntime-web", "dist")
 PAGE_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js",
               "/noise.js": "noise.js", "/onnx_meta.js": "onnx_meta.js"}
 _ORT_NAME = re.compile(r"^/ort/([A-Za-z0-9_.-]+\.(?:js|mjs|wasm|map))$")
@@ -35,7 +37,7 @@ class WebError(RuntimeError):
 
 def load_version(version_dir):
     """(model.onnx bytes, manifest bytes) of a verified version; raises naming the problem."""
-    from export.manifest import verify_version
+    from model_pkg.export.manifest import verify_version
 
     manifest = verify_version(version_dir)
     onnx_path = os.path.join(version_dir, contract.ONNX_NAME)
@@ -55,8 +57,8 @@ def check_web_dir(web_dir=WEB_DIR):
     if missing:
         raise WebError(f"{web_dir}: page files missing: {sorted(missing)}")
     if not os.path.isfile(os.path.join(ORT_DIST, "ort.wasm.min.js")):
-        raise WebError(f"{ORT_DIST} is missing: run `make web-deps` "
-                       "(npm ci in serving/web) to install onnxruntime-web")
+        raise WebError(f"{ORT_DIST} is missing: run `make web-deps` in a checkout, or `npm ci` "
+                       f"in {web_dir}, or point MODEL_PKG_ORT_DIST at onnxruntime-web's dist")
 
 
 def _handler(files):

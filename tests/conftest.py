@@ -31,7 +31,7 @@ def trained_workdir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def published(trained_workdir, tmp_path_factory):
     """(models_dir, version_dir) of one version exported from ``trained_workdir`` (read-only)."""
-    from export.exporter import export_from_workdir
+    from model_pkg.export.exporter import export_from_workdir
 
     models_dir = str(tmp_path_factory.mktemp("models"))
     # A 3-step model can never pass the quality gate: tests/export/test_blessing.py covers it.
@@ -53,7 +53,7 @@ def standin_config(tmp_path_factory):
     """A private copy of serving/config/ (the folder compose mounts at /config)."""
     import shutil
 
-    from serving.config_files import CONFIG_DIR
+    from model_pkg.serving.config_files import CONFIG_DIR
 
     target = tmp_path_factory.mktemp("config") / "config"
     shutil.copytree(CONFIG_DIR, target)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import inference, report, suite
+from model_pkg.benchmarks import inference, report, suite
 
 
 def test_quick_bench_writes_both_reports(tmp_path):

@@ -60,7 +60,7 @@ def test_warmup_records_are_valid_prediction_logs(published):
 def test_warmup_replays_through_tf_servings_loader(published):
     # TF Serving replays these at load and a failing record fails the load
     # (servables/tensorflow/saved_model_warmup.cc, RunWarmupRequest).
-    from export.tf_c_api import CApiRuntime, replay_warmup
+    from model_pkg.export.tf_c_api import CApiRuntime, replay_warmup
 
     runtime = CApiRuntime(published[1])
     try:

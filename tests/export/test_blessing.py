@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from export import blessing, exporter
-from export.blessing import BlessingError, BlessingPolicy, decide
-from export.manifest import verify_version
-from export.publish import list_versions, model_root
+from model_pkg.export import blessing, exporter
+from model_pkg.export.blessing import BlessingError, BlessingPolicy, decide
+from model_pkg.export.manifest import verify_version
+from model_pkg.export.publish import list_versions, model_root
 
 SEED_LIKE = {"label_accuracy": 0.999, "worst_label_accuracy": 0.998, "frechet_ratio": 3.7,
              "coverage_ratio": 0.89}
@@ -84,13 +84,19 @@ def test_evaluate_prints_the_manifest_metrics(refused_then_forced):
     assert metrics["blessing"]["forced"] is True
 
 
-def test_baseline_prefers_the_stable_label(refused_then_forced, tmp_path):
+def test_the_baseline_is_passed_in(refused_then_forced):
     forced = refused_then_forced[2]
-    root = os.path.dirname(forced)
-    config = tmp_path / "models.config"
-    config.write_text('model_config_list { config { name: "cgan" base_path: "/models/cgan" '
-                      'model_platform: "tensorflow" model_version_policy { specific { versions: '
-                      f'{os.path.basename(forced)} }} }} version_labels {{ key: "stable" value: '
-                      f'{os.path.basename(forced)} }} }} }}')
-    version, quality = blessing.find_baseline(root, str(config))
-    assert version == int(os.path.basename(forced)) and quality["samples"] == 10_000
+    root, number = os.path.dirname(forced), int(os.path.basename(forced))
+    version, quality = blessing.find_baseline(root, number)
+    assert version == number and quality["samples"] == 10_000
+    assert blessing.find_baseline(root, "newest")[0] == number
+    assert blessing.find_baseline(root, None) == (None, None)
+
+
+def test_the_cli_resolves_a_serving_label_to_its_version():
+    from model_pkg import cli
+
+    assert cli._baseline("stable") == 1 and cli._baseline("7") == 7
+    assert cli._baseline("newest") == "newest" and cli._baseline("none") is None
+    with pytest.raises(ValueError, match="not a version, 'newest', 'none' or a label"):
+        cli._baseline("nope")

@@ -1,6 +1,5 @@
 """export / generate / evaluate / pipeline from the command line."""
 
-import json
 import os
 import subprocess
 import sys

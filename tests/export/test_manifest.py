@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from serving.generate import open_client
-from export.manifest import IntegrityError, manifest_digest, verify_version
-from export.runtimes import CApiRuntime, OnnxRuntime, SavedModelRuntime
 from model_pkg import contract
+from model_pkg.export.manifest import IntegrityError, manifest_digest, verify_version
+from model_pkg.export.runtimes import CApiRuntime, OnnxRuntime, SavedModelRuntime
+from model_pkg.serving.generate import open_client
 
 LOADERS = {"onnx": OnnxRuntime, "savedmodel_tf2": SavedModelRuntime,
            "savedmodel_c_api": CApiRuntime}

@@ -12,16 +12,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from export import parity
-from export.runtimes import CApiRuntime
+from model_pkg.export import parity
+from model_pkg.export.runtimes import CApiRuntime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _SCRIPT = """
 import json, sys
 import numpy as np
 import tensorflow as tf
-from export import parity
-from export.tf_c_api import CApiError, CApiRuntime, replay_warmup
+from model_pkg.export import parity
+from model_pkg.export.tf_c_api import CApiError, CApiRuntime, replay_warmup
 runtime = CApiRuntime(sys.argv[1], verify=False)
 outs = [runtime.run_unchecked(l, z) for l, z in parity.golden_inputs()]
 np.savez(sys.argv[2], *outs)

@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import tensorflow as tf
 
-from export import artifacts, onnx_graph
-from export.signature import make_serving_fn
 from model_pkg import contract, networks
 from model_pkg.config import SEED
+from model_pkg.export import artifacts, onnx_graph
+from model_pkg.export.signature import make_serving_fn
 
 REWRITE_ATOL = 1e-5   # per rewrite, on unit-scale activations: float32 rounding only
 RNG = np.random.default_rng(11)

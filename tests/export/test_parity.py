@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from export import parity
-from export.exporter import load_trained_generator
-from export.manifest import verify_version
-from export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
 from model_pkg import contract
+from model_pkg.export import parity
+from model_pkg.export.exporter import load_trained_generator
+from model_pkg.export.manifest import verify_version
+from model_pkg.export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
 
 
 @pytest.fixture(scope="module")

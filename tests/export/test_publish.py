@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from export import exporter, parity, publish
-from export.manifest import verify_version
+from model_pkg.export import exporter, parity, publish
+from model_pkg.export.manifest import verify_version
 from tests.threads import run_in_threads
 
 QUIET = {"log": lambda *_: None, "quality": False}
@@ -72,7 +72,7 @@ def test_concurrent_publishes_get_distinct_versions(tmp_path):
             assert handle.read() == str(version)
 
 
-_EXPORT = ("import sys; from export.exporter import export_from_workdir; "
+_EXPORT = ("import sys; from model_pkg.export.exporter import export_from_workdir; "
            "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None, quality=False)")
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-_EXPORT = ("import sys; from export.exporter import export_from_workdir; "
+_EXPORT = ("import sys; from model_pkg.export.exporter import export_from_workdir; "
            "export_from_workdir(sys.argv[1], sys.argv[2], log=lambda *_: None, quality=False)")
 _TRAIN = ("import sys; from model_pkg.config import TrainConfig; "
           "from model_pkg.train import train_and_evaluate; "
@@ -55,9 +55,9 @@ def _kill_after(args, delay_s):
 
 def kill_exports(workdir, models_dir, trials, rng):
     """``trials`` exports killed at random moments; returns a summary dict."""
-    from export.exporter import export_from_workdir
-    from export.manifest import verify_version
-    from export.publish import list_versions, model_root
+    from model_pkg.export.exporter import export_from_workdir
+    from model_pkg.export.manifest import verify_version
+    from model_pkg.export.publish import list_versions, model_root
 
     root, killed = model_root(models_dir), 0
     for _ in range(trials):

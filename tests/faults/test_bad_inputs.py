@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export.runtimes import CApiRuntime
 from model_pkg import contract
-from serving.local_clients import OnnxClient
+from model_pkg.export.runtimes import CApiRuntime
+from model_pkg.serving.local_clients import OnnxClient
 from tests.serving.standin.grpc_api import check_request_inputs
 from tests.serving.test_clients import _post
 

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from serving.local_clients import OnnxClient
+from model_pkg.serving.local_clients import OnnxClient
 from tests.threads import run_in_threads
 
 pytestmark = pytest.mark.faults

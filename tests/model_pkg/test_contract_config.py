@@ -2,12 +2,15 @@
 
 import dataclasses
 import json
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from model_pkg import config as config_lib, contract
+from model_pkg import config as config_lib
+from model_pkg import contract
 from model_pkg.config import TrainConfig
 
 
@@ -18,14 +21,39 @@ def test_contract_imports_no_tensorflow_or_numpy():
     assert out.stdout.strip() == "[]"
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONTRACT_MD = os.path.join(ROOT, "docs", "CONTRACT.md")
+
+
+def _contract_table():
+    """{name: (dtype, shape text)} from the signature table of docs/CONTRACT.md."""
+    rows = re.findall(r"^\| `(\w+)` \((?:input|output)\) \| (\w+) \| (\[[^\]]*\]) \|",
+                      open(CONTRACT_MD).read(), re.MULTILINE)
+    return {name: (dtype, shape) for name, dtype, shape in rows}
+
+
 def test_signature_description_matches_contract_md():
-    sig = contract.signature_description()
-    assert sig["name"] == "serving_default"
-    assert sig["inputs"]["label"] == {"dtype": "int32", "shape": [None], "range": [0, 9]}
-    assert sig["inputs"]["noise"]["shape"] == [None, 100]
-    assert sig["outputs"]["images"] == {"dtype": "float32", "shape": [None, 28, 28, 1],
-                                        "range": [0.0, 1.0]}
-    assert contract.MODEL_NAME == "cgan" and contract.FAKE_CLASS == 10
+    table, sig = _contract_table(), contract.signature_description()
+    assert set(table) == {"label", "noise", "images"}
+    specs = sig["inputs"] | sig["outputs"]
+    for name, (dtype, shape) in table.items():
+        assert specs[name]["dtype"] == dtype, name
+        dims = [d.strip() for d in shape.strip("[]").split(",")]
+        assert [None if d == "N" else int(d) for d in dims] == specs[name]["shape"], name
+    text = open(CONTRACT_MD).read()
+    assert f"TF Serving model name: `{contract.MODEL_NAME}`" in text
+    assert f"Signature `{contract.SIGNATURE_NAME}`" in text
+    assert f"within\n  {contract.PARITY_ATOL:.0e}".replace("e-0", "e-") in text
+    assert f"`{contract.DEFAULT_MODELS_DIR}` under the working directory" in text
+    assert sig["inputs"]["label"]["range"] == [0, 9] and contract.FAKE_CLASS == 10
+
+
+def test_the_repository_copy_of_the_contract_is_the_reference():
+    shared = os.path.join(ROOT, "..", "shared", "CONTRACT.md")
+    if not os.path.exists(shared):
+        pytest.skip("no ../shared beside the checkout (a user's clone)")
+    assert open(CONTRACT_MD).read() == open(shared).read(), \
+        "docs/CONTRACT.md differs from ../shared/CONTRACT.md: copy the reference over"
 
 
 def test_seed_preset_is_the_seed_report():

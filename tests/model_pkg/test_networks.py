@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from model_pkg import config as config_lib, contract, networks
+from model_pkg import config as config_lib
+from model_pkg import contract, networks
 
 # From the seed report, per layer that holds parameters.
 SEED_GENERATOR = [("dense", 348_096), ("dense_bn", 12_544), ("convt1", 36_928),

@@ -9,7 +9,7 @@ import pytest
 
 from model_pkg import contract
 from model_pkg.noise import MAX_SEED, portable_noise, uniforms
-from model_pkg.paths import PROJECT_ROOT
+from model_pkg.paths import SOURCE_DIR as PROJECT_ROOT
 
 SEEDS = (0, 1, 12345, MAX_SEED)
 

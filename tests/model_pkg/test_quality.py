@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model_pkg import quality
+from model_pkg.eval import metrics as quality
 
 
 @pytest.fixture(scope="module")

@@ -117,21 +117,3 @@ def test_a_second_trainer_on_the_same_workdir_fails(tiny_config, tmp_path):
     with train.workdir_lock(str(tmp_path)):
         with pytest.raises(RuntimeError, match="in use by another training process"):
             _run(tiny_config, tmp_path)
-
-
-def test_ema_generator_is_checkpointed_resumed_and_exported(tiny_config, tmp_path):
-    from export.exporter import load_trained_generator
-
-    ema = dataclasses.replace(tiny_config, ema_decay=0.9, steps=6)
-    _run(ema, tmp_path / "straight")
-    _run(dataclasses.replace(ema, steps=4), tmp_path / "resumed")
-    _run(ema, tmp_path / "resumed")
-    straight, resumed = _state(tmp_path / "straight", 6), _state(tmp_path / "resumed", 6)
-    assert any(k.startswith("ema_generator/") for k in straight)
-    _assert_same_state(straight, resumed)
-    generator = load_trained_generator(str(tmp_path / "straight"))[0]
-    kernel = [k for k in straight if k.startswith("ema_generator/") and k.endswith("kernel")][0]
-    raw = kernel.replace("ema_generator/", "generator/")
-    assert not np.array_equal(straight[kernel], straight[raw])   # the average lags the weights
-    np.testing.assert_array_equal(generator.get_layer("dense").kernel.numpy(),
-                                  straight["ema_generator/dense/kernel"])

@@ -95,7 +95,7 @@ def _max_diff_from_python(version_dir, last):
     import numpy as np
 
     from model_pkg.noise import portable_noise
-    from serving.local_clients import OnnxClient
+    from model_pkg.serving.local_clients import OnnxClient
 
     n = last["n"]
     expected = OnnxClient(version_dir, device="cpu").generate(
@@ -106,7 +106,7 @@ def _max_diff_from_python(version_dir, last):
 def main(argv=None):
     import tempfile
 
-    from serving.web_app import start_in_thread
+    from model_pkg.serving.web_app import start_in_thread
 
     parser = argparse.ArgumentParser(description="screenshot the web page for a version")
     parser.add_argument("version_dir")

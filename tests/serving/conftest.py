@@ -4,14 +4,14 @@ import shutil
 
 import pytest
 
-from serving.config_files import CONFIG_DIR
+from model_pkg.serving.config_files import CONFIG_DIR
 from tests.serving.standin import StandIn, shipped_compose
 
 
 @pytest.fixture(scope="session")
 def two_versions(trained_workdir, tmp_path_factory):
     """A models folder with versions 1 and 2 exported from ``trained_workdir`` (read-only)."""
-    from export.exporter import export_from_workdir
+    from model_pkg.export.exporter import export_from_workdir
 
     models_dir = str(tmp_path_factory.mktemp("two_versions"))
     for _ in range(2):

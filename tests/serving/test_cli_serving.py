@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from serving import config_files
+from model_pkg.serving import config_files
 
 
 def _cli(*args):

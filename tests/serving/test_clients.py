@@ -8,13 +8,18 @@ import urllib.request
 import numpy as np
 import pytest
 
-from export import parity
 from model_pkg import contract
+from model_pkg.export import parity
+from model_pkg.serving.errors import (
+    ModelNotFound,
+    RequestRefused,
+    ServerUnavailable,
+    ServingTimeout,
+)
+from model_pkg.serving.grpc_client import GrpcClient, tensor_proto
+from model_pkg.serving.local_clients import OnnxClient
+from model_pkg.serving.rest_client import RestClient
 from model_pkg.validation import InputError
-from serving.errors import (ModelNotFound, RequestRefused, ServerUnavailable, ServingTimeout)
-from serving.grpc_client import GrpcClient, tensor_proto
-from serving.local_clients import OnnxClient
-from serving.rest_client import RestClient
 from tests.threads import run_in_threads
 
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from google.protobuf import text_format
 
-from serving import config_files, protos
-from serving.config_files import ConfigError
+from model_pkg.serving import config_files, protos
+from model_pkg.serving.config_files import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -9,10 +9,10 @@ import shutil
 
 import pytest
 
-from serving import config_files
-from serving.rest_client import RestClient
+from model_pkg.serving import config_files
+from model_pkg.serving.rest_client import RestClient
 from tests.serving.standin import StandIn, StartupRefused, shipped_compose
-from tests.serving.standin.flags import (NotEmulated, UsageError, compose_service, parse_flags)
+from tests.serving.standin.flags import NotEmulated, UsageError, compose_service, parse_flags
 
 
 def label_version(server, label):
@@ -56,7 +56,7 @@ def test_a_failing_warmup_record_fails_the_load(published, tmp_path, config_dir)
     # saved_model_warmup.cc RunWarmupRequest: a warmup error fails the version's load.
     import numpy as np
 
-    from export import artifacts
+    from model_pkg.export import artifacts
 
     models = tmp_path / "models"
     shutil.copytree(published[1], models / "cgan" / "1")

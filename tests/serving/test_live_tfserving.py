@@ -22,12 +22,12 @@ import urllib.request
 import numpy as np
 import pytest
 
-from export import parity
 from model_pkg import contract
-from serving import config_files
-from serving.grpc_client import GrpcClient
-from serving.local_clients import OnnxClient
-from serving.rest_client import RestClient
+from model_pkg.export import parity
+from model_pkg.serving import config_files
+from model_pkg.serving.grpc_client import GrpcClient
+from model_pkg.serving.local_clients import OnnxClient
+from model_pkg.serving.rest_client import RestClient
 from tests.serving.standin import shipped_compose
 from tests.serving.standin.flags import compose_service
 from tests.serving.test_clients import RAW_REST_BAD, _post

@@ -5,11 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
-from export import parity
-from export.manifest import IntegrityError
-from serving import gpu_check, local_clients
-from serving.local_clients import DeviceError, OnnxClient, SavedModelClient
-
+from model_pkg.export import parity
+from model_pkg.export.manifest import IntegrityError
+from model_pkg.serving import gpu_check, local_clients
+from model_pkg.serving.local_clients import DeviceError, OnnxClient, SavedModelClient
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from serving import config_files
-from serving.preflight import PreflightError, check_deployment
+from model_pkg.serving import config_files
+from model_pkg.serving.preflight import PreflightError, check_deployment
 
 
 def test_the_shipped_config_over_a_published_version_passes(published, config_dir):

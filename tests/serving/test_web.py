@@ -16,7 +16,7 @@ import pytest
 
 from model_pkg import contract
 from model_pkg.noise import portable_noise
-from serving import web_app
+from model_pkg.serving import web_app
 from tests.serving import browser
 
 BROWSER_ATOL = 1e-4   # the bound for browser (wasm) vs Python (native) ONNX Runtime
@@ -65,7 +65,7 @@ def drawn(page, tmp_path_factory):
 
 
 def _python_images(version_dir, n=COUNT):
-    from serving.local_clients import OnnxClient
+    from model_pkg.serving.local_clients import OnnxClient
 
     client = OnnxClient(version_dir, device="cpu")
     return client.generate(np.full(n, LABEL, np.int32), portable_noise(SEED, n))
@@ -126,7 +126,8 @@ def test_server_serves_only_its_files(published):
     server, url = web_app.start_in_thread(published[1])
     try:
         with urllib.request.urlopen(url + "model.onnx") as response:
-            assert response.read() == open(os.path.join(published[1], contract.ONNX_NAME), "rb").read()
+            with open(os.path.join(published[1], contract.ONNX_NAME), "rb") as handle:
+                assert response.read() == handle.read()
             assert response.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
         for path in ("../manifest.json", "ort/../../app.js", "tests/", "ort/"):
             with pytest.raises(urllib.error.HTTPError) as err:
@@ -148,7 +149,8 @@ def test_node_example_equals_python(published):
     if not os.path.isdir(os.path.join(web_app.WEB_DIR, "node_modules", "onnxruntime-node")):
         _require("onnxruntime-node missing: run `make web-deps` (npm ci in serving/web)")
     n = 8
-    out = subprocess.run(["node", script, os.path.join(published[1], contract.ONNX_NAME), str(LABEL),
+    out = subprocess.run(["node", script, os.path.join(published[1], contract.ONNX_NAME),
+                          str(LABEL),
                           str(SEED), str(n)], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert result["dims"] == [n, *contract.IMAGE_SHAPE]

@@ -21,7 +21,7 @@ from http.server import ThreadingHTTPServer
 from google.protobuf import text_format
 
 from model_pkg import contract
-from serving import protos
+from model_pkg.serving import protos
 from tests.serving.standin import grpc_api, rest
 from tests.serving.standin.core import ServerCore
 from tests.serving.standin.flags import MountedFile, compose_service, parse_flags

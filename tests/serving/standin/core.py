@@ -11,8 +11,8 @@ import threading
 
 from google.protobuf import text_format
 
-from export.tf_c_api import CApiError, CApiRuntime, replay_warmup
-from serving import protos
+from model_pkg.export.tf_c_api import CApiError, CApiRuntime, replay_warmup
+from model_pkg.serving import protos
 from tests.serving.standin.flags import MountedFile, host_dir
 from tests.serving.standin.status import Refused, StartupRefused
 

@@ -39,9 +39,13 @@ def serve(server, port=0):
     """Starts PredictionService and ModelService on 127.0.0.1; returns (grpc server, port)."""
     import grpc
     import tensorflow as tf
-    from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2,
-                                         model_service_pb2_grpc, predict_pb2,
-                                         prediction_service_pb2_grpc)
+    from tensorflow_serving.apis import (
+        get_model_metadata_pb2,
+        get_model_status_pb2,
+        model_service_pb2_grpc,
+        predict_pb2,
+        prediction_service_pb2_grpc,
+    )
 
     def handle(context, request):
         if not request.HasField("model_spec"):

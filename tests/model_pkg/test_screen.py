@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import screen
+from model_pkg import screen
 
 
 def test_screen_measures_every_checkpoint(tmp_path):

@@ -1,6 +1,6 @@
 """Quality screen: train a candidate config briefly and measure each of its checkpoints.
 
-    python -m benchmarks.screen WORKDIR [--steps 5000] [--every 2500] [--preset default]
+    python -m model_pkg.screen WORKDIR [--steps 5000] [--every 2500] [--preset default]
                                 [--set KEY=VALUE ...] [--threads N]
 
 Trains the preset with the overrides in WORKDIR (resume-aware, as ``model-pkg train``), keeping
@@ -21,7 +21,8 @@ import sys
 def screen(workdir, steps, every, preset="default", overrides=None, log=print):
     """Trains, then returns [{step, label_accuracy, worst_label_accuracy, frechet_ratio,
     coverage_ratio, ...}] for every checkpoint in ``workdir``, oldest first."""
-    from model_pkg import checkpoint, config as config_lib
+    from model_pkg import checkpoint
+    from model_pkg import config as config_lib
     from model_pkg.train import build_gan, train_and_evaluate
 
     fields = dict(overrides or {}) | {
@@ -34,7 +35,7 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print):
     for step, folder in checkpoint.list_checkpoints(workdir):
         gan = build_gan(config)
         checkpoint.restore(folder, gan.state_variables())
-        row = {"step": step} | measure(gan.inference_generator)
+        row = {"step": step} | measure(gan.generator)
         log(json.dumps(row))
         rows.append(row)
     report = {"config": config.to_dict(), "train_wall_seconds": result.wall_seconds,
@@ -48,7 +49,9 @@ def _measurer():
     """generator -> its fast metrics (rounded), with the evaluator and references loaded once."""
     import numpy as np
 
-    from model_pkg import data, evaluator, quality
+    from model_pkg import data
+    from model_pkg.eval import classifier as evaluator
+    from model_pkg.eval import metrics as quality
     from model_pkg.paths import evaluator_dir
 
     mnist = data.load_mnist()
@@ -70,11 +73,12 @@ def _measurer():
 def main(argv=None):
     from model_pkg.config import parse_overrides
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.screen", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.screen", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workdir")
     parser.add_argument("--steps", type=int, default=5_000)
-    parser.add_argument("--every", type=int, default=2_500, help="steps between measured checkpoints")
+    parser.add_argument("--every", type=int, default=2_500,
+                        help="steps between measured checkpoints")
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")

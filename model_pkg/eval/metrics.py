@@ -12,7 +12,8 @@ On 10,000 generated digits (1,000 per label, fixed noise):
 
 import numpy as np
 
-from model_pkg import contract, evaluator
+from model_pkg import contract
+from model_pkg.eval import classifier as evaluator
 
 EVAL_PER_LABEL = 1_000
 CAS_PER_LABEL = 6_000

@@ -1,0 +1,26 @@
+"""Evaluation of a generator's digits, in one place (TF-GAN keeps it apart from training too).
+
+    classifier.py  the evaluator: an MNIST classifier trained here, never the GAN's D
+    metrics.py     label accuracy, Fréchet distance, coverage, CAS on its features
+
+``measure_quality(generate)`` is what the export gate, ``model-pkg evaluate``
+and the training screens call; ``generate(labels int32 [N], noise float32
+[N,100]) -> images float32 [N,28,28,1] in [0, 1]`` can be any runtime.
+"""
+
+
+def measure_quality(generate, cas=False, log=print):
+    """The fast metrics (and CAS when asked) of ``generate`` on fixed inputs, as a dict."""
+    from model_pkg import data
+    from model_pkg.eval import classifier as evaluator
+    from model_pkg.eval import metrics
+    from model_pkg.paths import evaluator_dir
+
+    mnist = data.load_mnist()
+    model, meta = evaluator.load_or_train(evaluator_dir(), mnist, log=log)
+    result = metrics.fast_metrics(generate, model, metrics.real_reference(model, mnist))
+    result["evaluator"] = {"test_accuracy": meta["test_accuracy"], "sha256": meta["sha256"]}
+    if cas:
+        log("CAS: training a classifier on 60,000 generated digits ...")
+        result |= metrics.cas(generate, mnist, meta["test_accuracy"])
+    return result
