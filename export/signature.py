@@ -32,14 +32,15 @@ class Batching:
     # No wait for more requests: a batch forms from what queued while the
     # previous one ran (TF Serving's batching guide, "CPU-only: One Approach").
     batch_timeout_micros: int = 0
-    # Powers of two: padding wastes < 2x and only 9 shapes need warming up.
+    # Batch sizes run (powers of two: padding wastes < 2x, 9 shapes to warm up).
+    # A request above the largest is split across batches by the op.
     allowed_batch_sizes: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-    # Queue depth in batches; past it a request gets UNAVAILABLE (retryable).
+    # Queue depth in batches of up to 256 rows; past it a request gets
+    # UNAVAILABLE (retryable). Holds 4 requests of the largest size at once.
     max_enqueued_batches: int = 64
-
-    @property
-    def max_batch_size(self):
-        return self.allowed_batch_sizes[-1]
+    # The op's own limit on one request's rows (its max_batch_size argument,
+    # with large-batch splitting on); the graph checks it first, by name.
+    max_request_rows: int = contract.MAX_REQUEST_ROWS
 
 
 BATCHING = Batching()
@@ -92,8 +93,9 @@ def _generate(generator, batching):
     if batching is None:
         return generate
     batched = tf.nondifferentiable_batch_function(
-        batching.num_batch_threads, batching.max_batch_size, batching.batch_timeout_micros,
-        list(batching.allowed_batch_sizes), batching.max_enqueued_batches)(generate)
+        batching.num_batch_threads, batching.max_request_rows, batching.batch_timeout_micros,
+        list(batching.allowed_batch_sizes), batching.max_enqueued_batches,
+        enable_large_batch_splitting=True)(generate)
     # BatchFunction's output has no static shape; the signature (and TF Serving's
     # metadata) should still say [N, 28, 28, 1].
     return lambda label, noise: tf.ensure_shape(batched(label, noise),

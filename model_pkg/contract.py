@@ -26,10 +26,11 @@ IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS)
 LABEL_MIN, LABEL_MAX = 0, NUM_CLASSES - 1   # inclusive
 PIXEL_MIN, PIXEL_MAX = 0.0, 1.0             # 0 background, 1 ink (MNIST / 255)
 PARITY_ATOL = 1e-5                          # every runtime agrees within this
-# At most this many rows per request: the SavedModel refuses more in its own
-# graph (one request may not fill the server's batch queue), and the clients
-# check it first. Also the largest batch the in-graph batcher runs.
-MAX_REQUEST_ROWS = 256
+# At most this many rows per request on the SavedModel (TF Serving included):
+# its graph refuses more, so that one request cannot take the server's memory
+# or its whole batch queue; the remote clients check it first. The ONNX file
+# has no limit. docs/tf_serving.md, "Batching".
+MAX_REQUEST_ROWS = 4096
 
 # --- The discriminator's K+1 head (training side only) ----------------------
 FAKE_CLASS = NUM_CLASSES              # index 10 means "generated"

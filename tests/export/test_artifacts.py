@@ -67,7 +67,7 @@ def test_warmup_replays_through_tf_servings_loader(published):
         sizes = replay_warmup(runtime, published[1])
     finally:
         runtime.close()
-    assert len(sizes) == 18 and max(sizes) == contract.MAX_REQUEST_ROWS
+    assert len(sizes) == 18 and max(sizes) == 256
 
 
 def test_the_savedmodel_batches_inside_the_graph_after_the_checks(published):
@@ -87,4 +87,6 @@ def test_the_savedmodel_batches_inside_the_graph_after_the_checks(published):
     assert any(n.op == "Assert" for n in functions[outer].node_def)
     inner = functions[node.attr["f"].func.name]
     assert not any(n.op in ("Assert", "CheckNumerics") for n in inner.node_def)
-    assert list(node.attr["allowed_batch_sizes"].list.i)[-1] == contract.MAX_REQUEST_ROWS
+    assert list(node.attr["allowed_batch_sizes"].list.i)[-1] == 256
+    assert node.attr["max_batch_size"].i == contract.MAX_REQUEST_ROWS
+    assert node.attr["enable_large_batch_splitting"].b

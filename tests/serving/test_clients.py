@@ -89,7 +89,8 @@ RAW_REST_BAD = {
     "missing input": {"instances": [{"label": 1}]},
     "extra input": {"instances": [{"label": 1, "noise": ROW, "style": 3}]},
     "wrong signature": {"signature_name": "nope", "instances": [{"label": 1, "noise": ROW}]},
-    "above max batch": {"inputs": {"label": [1] * 257, "noise": [ROW] * 257}},
+    "above max batch": {"inputs": {"label": [1] * (contract.MAX_REQUEST_ROWS + 1),
+                                   "noise": [ROW] * (contract.MAX_REQUEST_ROWS + 1)}},
     "not JSON": b"{label: 1",
 }
 
