@@ -1,6 +1,7 @@
 # One command each for the main job and the tests; both set up .venv first.
 #   make pipeline   train (resume-aware) the default model on embedded defaults
 #   make test       lint, then run the test suite (what .ci/run calls)
+#   make serve      docker compose up serving, as you (docs/serving.md)
 #   make bench      print the benchmark of every runtime (BENCHMARKS.md)
 #   make web MODEL=artifacts/models/cgan/1   the in-browser page on http://127.0.0.1:8000/
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 MODEL ?= artifacts/models/cgan/1
 WEB := serving/web
 
-.PHONY: setup web-deps lint pipeline test bench web clean
+.PHONY: setup web-deps lint pipeline serve test bench audit web clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +32,12 @@ $(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
 pipeline: setup
 	$(VENV)/bin/model-pkg pipeline
 
+# docker compose up serving, with the pipeline container running as you (so the
+# files it writes in ./artifacts are yours) and ./artifacts created by you first.
+serve:
+	mkdir -p artifacts/models
+	HOST_UID=$$(id -u) HOST_GID=$$(id -g) docker compose up serving
+
 # ruff's rule set is in pyproject.toml ([tool.ruff]).
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -40,6 +47,12 @@ test: setup web-deps lint
 
 bench: setup
 	$(VENV)/bin/model-pkg bench
+
+# Known vulnerabilities in the locked Python and npm dependencies: a report in
+# artifacts/audit/, not a gate (docs/security.md).
+audit: setup web-deps
+	$(PY) -m pip install --quiet 'pip-audit==2.10.1'
+	$(PY) -m model_pkg.benchmarks.audit
 
 web: setup web-deps
 	$(VENV)/bin/model-pkg web --model $(MODEL)

@@ -14,10 +14,11 @@ import subprocess
 import time
 
 from model_pkg import checkpoint, contract
-from model_pkg.export import artifacts, parity, publish
+from model_pkg.export import artifacts, parity, publish, signing
 from model_pkg.export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
 from model_pkg.export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
 from model_pkg.export.tf_c_api import replay_warmup
+from model_pkg.fileio import atomic_write_json
 from model_pkg.paths import SOURCE_DIR, default_models_dir
 
 
@@ -110,8 +111,8 @@ def git_commit():
     return head + ("+dirty" if dirty else "")
 
 
-def _finalizer(fields):
-    """finalize(staging, version) for publish(): ONNX metadata, then the manifest."""
+def _finalizer(fields, signing_key=None):
+    """finalize(staging, version) for publish(): ONNX metadata, the manifest, its signature."""
     def finalize(staging, version):
         manifest = dict(fields, version=version,
                         created=datetime.datetime.now(datetime.timezone.utc).isoformat())
@@ -123,18 +124,24 @@ def _finalizer(fields):
         written = write_manifest(staging, {k: v for k, v in manifest.items() if k != "files"})
         if written["digest"] != digest:   # model.onnx is the only file that changed
             raise RuntimeError("manifest digest moved while stamping model.onnx")
+        if signing_key is not None:   # still in staging: the signed manifest appears whole
+            atomic_write_json(os.path.join(staging, contract.MANIFEST_NAME),
+                              signing.sign(written, signing_key))
     return finalize
 
 
 def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force_reason=None,
-                        baseline="newest"):
+                        baseline="newest", signing_key=None):
     """Publishes the next version from ``workdir``'s newest checkpoint; returns its folder.
 
     With ``quality`` the candidate's digits are measured and blessed against
     ``baseline`` (a version, "newest" or None; export/blessing.py) first;
     ``force_reason`` publishes a failing candidate anyway, loudly, and records why.
+    ``signing_key`` (a path; default $MODEL_PKG_SIGNING_KEY) signs the manifest.
     """
     began = time.perf_counter()
+    signing_key = signing_key or os.environ.get(signing.SIGNING_KEY_ENV)
+    private_key = signing.load_private_key(signing_key) if signing_key else None
     generator, config, meta, folder = load_trained_generator(workdir)
     root = publish.model_root(models_dir or default_models_dir())
     os.makedirs(root, exist_ok=True)
@@ -151,7 +158,7 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
         timings["quality"] = round(time.perf_counter() - began_quality, 3)
         fields = _manifest_fields(config, meta, folder, report, timings)
         fields |= {"quality": metrics, "blessing": blessing_record}
-        version, path = publish.publish(root, staging, _finalizer(fields))
+        version, path = publish.publish(root, staging, _finalizer(fields, private_key))
     log(f"published version {version} in {time.perf_counter() - began:.1f} s "
         f"(max parity difference {max(report['max_abs_diff'].values()):.2e})")
     return path

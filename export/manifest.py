@@ -2,8 +2,10 @@
 
 ``files`` maps every other file of the version folder to its sha256.
 ``digest`` is the sha256 of the manifest's canonical JSON without ``digest``
-itself and without the hash of model.onnx; model.onnx carries that digest in
-its metadata_props, so the ONNX file and the manifest vouch for each other.
+itself, without the hash of model.onnx and without ``signing``; model.onnx
+carries that digest in its metadata_props, so the ONNX file and the manifest
+vouch for each other. ``signing`` (export/signing.py), when present, is an
+Ed25519 signature over the rest of the manifest.
 """
 
 import hashlib
@@ -36,8 +38,8 @@ def file_digests(version_dir):
 
 
 def manifest_digest(manifest):
-    """sha256 of the canonical manifest minus ``digest`` and the model.onnx hash."""
-    core = {k: v for k, v in manifest.items() if k != "digest"}
+    """sha256 of the canonical manifest minus ``digest``, ``signing`` and the model.onnx hash."""
+    core = {k: v for k, v in manifest.items() if k not in ("digest", "signing")}
     core["files"] = {k: v for k, v in manifest["files"].items() if k != contract.ONNX_NAME}
     canonical = json.dumps(core, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -68,8 +70,12 @@ def read_manifest(version_dir):
     return manifest
 
 
-def verify_version(version_dir):
-    """Returns the manifest if every file matches it; raises IntegrityError naming the file."""
+def verify_version(version_dir, trusted_keys=None):
+    """Returns the manifest if every file matches it; raises IntegrityError naming the file.
+
+    With trusted public keys (``trusted_keys``, else $MODEL_PKG_TRUSTED_KEYS) the
+    manifest must also carry a valid signature by one of them (export/signing.py).
+    """
     version_dir = os.path.abspath(version_dir)
     if not os.path.isdir(version_dir):
         raise IntegrityError(f"{version_dir}: no such version folder")
@@ -96,4 +102,7 @@ def verify_version(version_dir):
         raise IntegrityError(f"{version_dir}: files not in the manifest: {extra}")
     if manifest_digest(manifest) != manifest["digest"]:
         raise IntegrityError(f"{where}: digest does not match its contents (edited manifest)")
+    from model_pkg.export import signing  # here: signing imports this module
+
+    signing.check(manifest, where, trusted_keys)
     return manifest

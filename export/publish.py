@@ -96,6 +96,8 @@ def publish(root, staging, finalize):
         if os.path.exists(target):
             raise RuntimeError(f"{target} exists although {version} is past every version")
         finalize(staging, version)
+        # mkdtemp made it 0700; TF Serving (as another user) must read the version.
+        os.chmod(staging, 0o755)
         fsync_tree(staging)
         os.rename(staging, target)
         fsync_dir(root)

@@ -40,6 +40,8 @@ def _add_gate_flags(parser):
     parser.add_argument("--reason", help="why --force is right; recorded in the manifest")
     parser.add_argument("--skip-quality", action="store_true",
                         help="do not measure or bless (recorded as unblessed; for tests)")
+    parser.add_argument("--signing-key", help="Ed25519 private key (PEM) to sign the manifest "
+                        "with (env MODEL_PKG_SIGNING_KEY); docs/security.md")
     parser.add_argument("--baseline", default="newest",
                         help="what the candidate must not be worse than: a version number, "
                         "'newest' (default: the newest published version with metrics), "
@@ -55,7 +57,7 @@ def _export(args):
     return export_from_workdir(args.workdir, args.models_dir, log=_stderr,
                                quality=not args.skip_quality,
                                force_reason=args.reason if args.force else None,
-                               baseline=_baseline(args.baseline))
+                               baseline=_baseline(args.baseline), signing_key=args.signing_key)
 
 
 def _baseline(text):
@@ -91,7 +93,12 @@ def _add_tool_parsers(sub):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="model-pkg", description=__doc__.splitlines()[0])
+    parser.add_argument("--trusted-keys", help="Ed25519 public key(s) (a PEM file or folder): "
+                        "every version loaded must be signed by one (env MODEL_PKG_TRUSTED_KEYS)")
     sub = parser.add_subparsers(dest="command", required=True)
+    keygen = sub.add_parser("keygen", help="make an Ed25519 key pair for signing versions")
+    keygen.add_argument("--out", required=True, help="folder for signing_key.pem (0600) and "
+                        "signing_key.pub.pem")
 
     train = sub.add_parser("train", help="train or resume a GAN in a workdir")
     train.add_argument("--workdir", required=True, help="checkpoints, samples, logs go here")
@@ -116,6 +123,12 @@ def build_parser():
     generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
     generate.add_argument("--seed", type=int, default=0,
                           help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
+    generate.add_argument("--ca-file", help="CA to verify an https:// or TLS gRPC server with")
+    generate.add_argument("--cert-file", help="client certificate (PEM), with --key-file")
+    generate.add_argument("--key-file", help="the client certificate's private key (PEM)")
+    generate.add_argument("--header", action="append", default=[],
+                          help="'Name: value' sent with every request (repeatable)")
+    generate.add_argument("--token-env", help="environment variable holding a bearer token")
 
     evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
     evaluate.add_argument("version_dir", help="a version folder")
@@ -146,6 +159,15 @@ def build_parser():
     rollback.add_argument("--config",
                           help="models.config to edit (default: serving/config/models.config)")
 
+    tls_config = sub.add_parser("tls-config", help="write TF Serving's gRPC --ssl_config_file "
+                                "from PEM files (docs/security.md)")
+    tls_config.add_argument("--key", required=True, help="the server's private key (PEM)")
+    tls_config.add_argument("--cert", required=True, help="the server's certificate (PEM)")
+    tls_config.add_argument("--ca", help="CA of the clients' certificates (with --client-verify)")
+    tls_config.add_argument("--client-verify", action="store_true",
+                            help="demand a client certificate signed by --ca")
+    tls_config.add_argument("--out", required=True, help="e.g. serving/config/ssl.config")
+
     check = sub.add_parser("check-serving", help="will TF Serving start on this config and "
                            "these versions? (its own loader, in process)")
     check.add_argument("--config-dir", help="default: serving/config")
@@ -174,11 +196,13 @@ def cmd_export(args):
 
 
 def cmd_generate(args):
-    from model_pkg.serving.generate import generate_grid, open_client, parse_labels
+    from model_pkg.serving.generate import generate_grid, open_client, parse_labels, remote_options
 
     labels = parse_labels(args.labels)
+    remote = remote_options(args.ca_file, args.cert_file, args.key_file, args.header,
+                            args.token_env)
     client = open_client(args.runtime, model=args.model, url=args.url, target=args.target,
-                         version=args.version, label=args.label)
+                         version=args.version, label=args.label, remote=remote)
     images = generate_grid(client, labels, args.out, per_label=args.per_label, seed=args.seed)
     print(f"wrote {len(images)} digits ({args.runtime}) to {args.out}")
     return 0
@@ -271,6 +295,27 @@ def cmd_check_serving(args):
     return 0
 
 
+def cmd_tls_config(args):
+    from model_pkg.serving import tls
+
+    config = tls.build_ssl_config(args.key, args.cert, args.ca, args.client_verify)
+    tls.write_ssl_config(args.out, config)
+    print(f"wrote {args.out} (mode 0640: it holds the private key); start TF Serving with "
+          "docker-compose.tls.yml")
+    return 0
+
+
+def cmd_keygen(args):
+    from model_pkg.export import signing
+
+    os.makedirs(args.out, exist_ok=True)
+    private = os.path.join(args.out, "signing_key.pem")
+    public = os.path.join(args.out, "signing_key.pub.pem")
+    key_id = signing.generate_key_pair(private, public)
+    print(f"key {key_id}: private {private} (keep it off the serving hosts), public {public}")
+    return 0
+
+
 def _stderr(line):
     print(line, file=sys.stderr)
 
@@ -278,12 +323,15 @@ def _stderr(line):
 _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
              "evaluate": cmd_evaluate, "web": cmd_web, "bench": cmd_bench,
              "pipeline": cmd_pipeline, "promote": cmd_promote, "rollback": cmd_rollback,
-             "check-serving": cmd_check_serving}
+             "check-serving": cmd_check_serving, "keygen": cmd_keygen,
+             "tls-config": cmd_tls_config}
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _quiet_tensorflow()
+    if args.trusted_keys:   # every loader reads it (export/signing.py)
+        os.environ["MODEL_PKG_TRUSTED_KEYS"] = args.trusted_keys
     from model_pkg.checkpoint import CheckpointError
     from model_pkg.data import DataError
 

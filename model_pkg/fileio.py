@@ -29,11 +29,19 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def atomic_write_bytes(path, data):
-    """Writes bytes to ``path`` via a temp file in the same folder + rename."""
+def atomic_write_bytes(path, data, mode=None):
+    """Writes bytes to ``path`` via a temp file in the same folder + rename.
+
+    The file gets ``mode``, else the mode of the file it replaces, else 0644:
+    mkstemp's 0600 would hide a config or a manifest from a server that runs as
+    another user (docker-compose.yml runs TF Serving as nobody).
+    """
     folder = os.path.dirname(os.path.abspath(path))
+    if mode is None:
+        mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -46,8 +54,8 @@ def atomic_write_bytes(path, data):
     fsync_dir(folder)
 
 
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path, text, mode=None):
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def atomic_write_json(path, obj):

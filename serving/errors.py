@@ -36,6 +36,16 @@ class ServingTimeout(ServingError):
     """The request did not finish within the client's timeout."""
 
 
+class Unauthorized(ServingError):
+    """A proxy in front of the server refused the credentials (HTTP 401/403, gRPC
+    UNAUTHENTICATED/PERMISSION_DENIED). Not retried: the same credentials fail again."""
+
+
+class TLSError(ServingError):
+    """The server's certificate did not verify against the CA given (or the server
+    refused the client's). Not retried: it is a configuration error, not an outage."""
+
+
 # TF Serving answers an unknown label with INVALID_ARGUMENT / HTTP 400, not
 # NOT_FOUND (model_servers/server_core.cc, ``GetModelVersionForLabel``); the
 # clients still raise ModelNotFound for it, the class a caller expects.

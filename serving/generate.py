@@ -1,5 +1,7 @@
 """Drawing digits with any runtime: a published version in-process, or a server."""
 
+import os
+
 import numpy as np
 
 from model_pkg import plots
@@ -8,8 +10,29 @@ from model_pkg.noise import portable_noise
 RUNTIMES = ("onnx", "savedmodel", "rest", "grpc")
 
 
-def open_client(runtime, model=None, url=None, target=None, version=None, label=None):
-    """A client with generate(); in-process runtimes verify the version's manifest first."""
+def remote_options(ca_file=None, cert_file=None, key_file=None, headers=(), token_env=None):
+    """Keyword arguments for RestClient/GrpcClient from the command line's TLS and
+    credential flags. ``headers`` are "Name: value" strings; ``token_env`` names an
+    environment variable holding a bearer token (keeps it off the command line)."""
+    parsed = {}
+    for header in headers or ():
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise ValueError(f"--header {header!r}: must be 'Name: value'")
+        parsed[name.strip()] = value.strip()
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise ValueError(f"--token-env {token_env}: the variable is not set")
+        parsed["Authorization"] = f"Bearer {token}"
+    return {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file,
+            "headers": parsed or None}
+
+
+def open_client(runtime, model=None, url=None, target=None, version=None, label=None,
+                remote=None):
+    """A client with generate(); in-process runtimes verify the version's manifest first.
+    ``remote``: remote_options() for rest and grpc."""
     if runtime in ("onnx", "savedmodel"):
         if not model:
             raise ValueError(f"--runtime {runtime} needs --model VERSION_DIR")
@@ -19,11 +42,13 @@ def open_client(runtime, model=None, url=None, target=None, version=None, label=
     if runtime == "rest":
         from model_pkg.serving.rest_client import RestClient
 
-        return RestClient(url or "http://localhost:8501", version=version, label=label)
+        return RestClient(url or "http://localhost:8501", version=version, label=label,
+                          **(remote or {}))
     if runtime == "grpc":
         from model_pkg.serving.grpc_client import GrpcClient
 
-        return GrpcClient(target or "localhost:8500", version=version, label=label)
+        return GrpcClient(target or "localhost:8500", version=version, label=label,
+                          **(remote or {}))
     raise ValueError(f"--runtime {runtime!r}: must be one of {', '.join(RUNTIMES)}")
 
 

@@ -9,6 +9,8 @@ from model_pkg.serving.errors import (
     RequestRefused,
     ServingError,
     ServingTimeout,
+    TLSError,
+    Unauthorized,
     _Retryable,
     with_retries,
 )
@@ -44,11 +46,18 @@ def to_array(proto):
 
 
 class GrpcClient:
-    """generate() through PredictionService.Predict; metadata() and status() too."""
+    """generate() through PredictionService.Predict; metadata() and status() too.
+
+    ``ca_file`` opens a TLS channel that verifies the server against that CA
+    (TF Serving's --ssl_config_file; docs/security.md); ``cert_file``/``key_file``
+    add a client certificate (for its client_verify); ``headers`` are sent as
+    call metadata, e.g. {"authorization": "Bearer ..."} for a proxy.
+    """
 
     def __init__(self, target="localhost:8500", model=contract.MODEL_NAME, version=None,
                  label=None, timeout_s=30.0, retries=3, backoff_s=0.2,
-                 max_batch=contract.MAX_REQUEST_ROWS):
+                 max_batch=contract.MAX_REQUEST_ROWS, ca_file=None, cert_file=None,
+                 key_file=None, headers=None):
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
@@ -58,9 +67,16 @@ class GrpcClient:
         self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
         self.max_batch = max_batch
         self._grpc = grpc
-        self._channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)])
+        self._metadata = [(k.lower(), v) for k, v in (headers or {}).items()]
+        options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+        if ca_file or cert_file:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(ca_file), private_key=_read(key_file),
+                certificate_chain=_read(cert_file))
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 
@@ -110,7 +126,7 @@ class GrpcClient:
     def _call(self, method, request, name):
         def attempt():
             try:
-                return method(request, timeout=self.timeout_s)
+                return method(request, timeout=self.timeout_s, metadata=self._metadata)
             except self._grpc.RpcError as err:
                 raise _grpc_error(self._grpc, err, f"{self.target} {name}") from None
 
@@ -120,11 +136,24 @@ class GrpcClient:
         self._channel.close()
 
 
+def _read(path):
+    if path is None:
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def _grpc_error(grpc, err, where):
-    code, details = err.code(), err.details()
+    code, details = err.code(), err.details() or ""
     text = f"{where}: {code.name}: {details}"
+    if code == grpc.StatusCode.UNAVAILABLE and ("CERTIFICATE_VERIFY_FAILED" in details
+                                                or "andshake" in details):
+        return TLSError(text + " (check the CA file and the server's certificate)",
+                        status=code.name)
     if code == grpc.StatusCode.UNAVAILABLE:
         return _Retryable(text, status=code.name)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return Unauthorized(text, status=code.name)
     if code == grpc.StatusCode.NOT_FOUND or UNKNOWN_LABEL in (details or ""):
         return ModelNotFound(text, status=code.name)
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):

@@ -52,6 +52,10 @@ def check_deployment(config_dir=config_files.CONFIG_DIR, models_dir=None, log=pr
     try:
         _, model = config_files.load_models_config(os.path.join(config_dir, "models.config"))
         config_files.load_monitoring_config(os.path.join(config_dir, "monitoring.config"))
+        if os.path.exists(os.path.join(config_dir, "ssl.config")):   # docker-compose.tls.yml
+            from model_pkg.serving.tls import load_ssl_config
+
+            load_ssl_config(os.path.join(config_dir, "ssl.config"))
     except config_files.ConfigError as err:
         raise PreflightError(str(err)) from err
     replayed = {}

@@ -1,8 +1,9 @@
 """Message classes for TF Serving's config files.
 
 ``ModelServerConfig`` comes from tensorflow-serving-api itself. That wheel
-does not ship ``BatchingParameters`` (session_bundle_config.proto) or
-``MonitoringConfig`` (monitoring_config.proto), so those two are rebuilt here
+does not ship ``BatchingParameters`` (session_bundle_config.proto),
+``MonitoringConfig`` (monitoring_config.proto) or ``SSLConfig``
+(ssl_config.proto), so those are rebuilt here
 as descriptors with TF Serving's package, message and field names, numbers
 and types, which is all text-format parsing depends on: a misspelt field, a
 wrong type or a bad value fails here as it fails in tensorflow_model_server.
@@ -38,6 +39,13 @@ _PROMETHEUS_FIELDS = [
     ("enable", 1, _F.TYPE_BOOL, _F.LABEL_OPTIONAL, None),
     ("path", 2, _F.TYPE_STRING, _F.LABEL_OPTIONAL, None),
 ]
+# config/ssl_config.proto: the PEM texts themselves, not paths.
+_SSL_FIELDS = [
+    ("server_key", 1, _F.TYPE_STRING, _F.LABEL_OPTIONAL, None),
+    ("server_cert", 2, _F.TYPE_STRING, _F.LABEL_OPTIONAL, None),
+    ("custom_ca", 3, _F.TYPE_STRING, _F.LABEL_OPTIONAL, None),
+    ("client_verify", 4, _F.TYPE_BOOL, _F.LABEL_OPTIONAL, None),
+]
 _MONITORING_FIELDS = [
     ("prometheus_config", 1, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL,
      f".{_PACKAGE}.PrometheusConfig"),
@@ -65,14 +73,20 @@ def _classes():
         _message(file_proto, "BatchingParameters", _BATCHING_FIELDS)
         _message(file_proto, "PrometheusConfig", _PROMETHEUS_FIELDS)
         _message(file_proto, "MonitoringConfig", _MONITORING_FIELDS)
+        _message(file_proto, "SSLConfig", _SSL_FIELDS)
         pool.Add(file_proto)
     return {n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{n}"))
-            for n in ("BatchingParameters", "MonitoringConfig")}
+            for n in ("BatchingParameters", "MonitoringConfig", "SSLConfig")}
 
 
 def batching_parameters():
     """The BatchingParameters message class."""
     return _classes()["BatchingParameters"]
+
+
+def ssl_config():
+    """The SSLConfig message class (--ssl_config_file, gRPC TLS)."""
+    return _classes()["SSLConfig"]
 
 
 def monitoring_config():

@@ -7,6 +7,7 @@
 import http.client
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 
@@ -19,6 +20,8 @@ from model_pkg.serving.errors import (
     RequestRefused,
     ServingError,
     ServingTimeout,
+    TLSError,
+    Unauthorized,
     _Retryable,
     with_retries,
 )
@@ -38,16 +41,25 @@ def model_path(model, version=None, label=None):
 
 
 class RestClient:
-    """generate() over REST in row ("instances") or columnar ("inputs") format."""
+    """generate() over REST in row ("instances") or columnar ("inputs") format.
+
+    ``https://`` URLs verify the server against ``ca_file`` (else the system's
+    CAs); ``cert_file``/``key_file`` present a client certificate; ``headers``
+    (e.g. {"Authorization": "Bearer ..."}) go with every request, for a proxy in
+    front of TF Serving, which has no authentication of its own.
+    """
 
     def __init__(self, url="http://localhost:8501", model=contract.MODEL_NAME, version=None,
                  label=None, fmt="row", timeout_s=30.0, retries=3, backoff_s=0.2,
-                 max_batch=contract.MAX_REQUEST_ROWS):
+                 max_batch=contract.MAX_REQUEST_ROWS, ca_file=None, cert_file=None,
+                 key_file=None, headers=None):
         if fmt not in ("row", "columnar"):
             raise ValueError(f"fmt {fmt!r}: must be 'row' or 'columnar'")
         self.url, self.fmt, self.timeout_s = url.rstrip("/"), fmt, timeout_s
         self.retries, self.backoff_s, self.max_batch = retries, backoff_s, max_batch
         self.path = model_path(model, version, label)
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._tls = _tls_context(self.url, ca_file, cert_file, key_file)
 
     def generate(self, labels, noise):
         """(labels [N] 0..9, noise [N,100]) -> float32 [N,28,28,1] in [0, 1]."""
@@ -85,13 +97,14 @@ class RestClient:
     def _request(self, method, path, payload=None):
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+                                         headers=self._headers)
         return with_retries(lambda: self._attempt(request), self.retries, self.backoff_s,
                             describe=f"{method} {self.url}{path}")
 
     def _attempt(self, request):
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_s,
+                                        context=self._tls) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as err:
             raise _http_error(err, request.full_url) from None
@@ -100,10 +113,25 @@ class RestClient:
                                  status="timeout") from err
         except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, ssl.SSLError):
+                raise TLSError(f"{request.full_url}: TLS failed ({reason}); check the CA file "
+                               "and the server's certificate", status="tls") from err
             if isinstance(reason, (TimeoutError, socket.timeout)):
                 raise ServingTimeout(f"{request.full_url}: no reply within {self.timeout_s} s",
                                      status="timeout") from err
             raise _Retryable(f"{request.full_url}: {reason}", status="unreachable") from err
+
+
+def _tls_context(url, ca_file, cert_file, key_file):
+    """An ssl context for https:// (verifying against ca_file or the system), else None."""
+    if not url.startswith("https://"):
+        if ca_file or cert_file:
+            raise ValueError(f"{url}: a CA or client certificate needs an https:// URL")
+        return None
+    context = ssl.create_default_context(cafile=ca_file)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
 
 
 def _http_error(err, url):
@@ -115,6 +143,9 @@ def _http_error(err, url):
     text = f"{url}: HTTP {err.code}: {message or err.reason}"
     if err.code == 503:
         return _Retryable(text, status=503)
+    if err.code in (401, 403):
+        return Unauthorized(text + " (the credentials were refused; see headers=)",
+                            status=err.code)
     if err.code == 400 and UNKNOWN_LABEL not in message:
         return RequestRefused(text, status=400)
     if err.code in (400, 404):

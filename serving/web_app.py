@@ -4,7 +4,7 @@ The page (serving/web/) runs model.onnx in the browser with onnxruntime-web;
 this server only hands out files, so no inference happens server-side. It
 serves a fixed set of routes, never a directory listing:
 
-  /, /index.html, /app.js, /noise.js, /onnx_meta.js   the page (serving/web/)
+  /, /index.html, /app.js, /noise.js, /onnx_meta.js, /page.css   the page (serving/web/)
   /ort/<file>        onnxruntime-web's dist files (npm ci in serving/web)
   /model.onnx        the version's ONNX file, the bytes checked against its manifest
   /manifest.json     the version's manifest
@@ -24,9 +24,17 @@ WEB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 ORT_DIST = os.environ.get("MODEL_PKG_ORT_DIST") or os.path.join(
     WEB_DIR, "node_modules", "onnxruntime-web", "dist")
 PAGE_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js",
-              "/noise.js": "noise.js", "/onnx_meta.js": "onnx_meta.js"}
+              "/noise.js": "noise.js", "/onnx_meta.js": "onnx_meta.js", "/page.css": "page.css"}
+# What the page needs and nothing else: its own scripts, styles, model and
+# onnxruntime-web files ('self'), WebAssembly compilation ('wasm-unsafe-eval'),
+# and workers for the WASM threads ('self' blob:). No inline script or style,
+# no other origin, no framing, no forms. docs/security.md; tested in Chromium.
+CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+       "connect-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
 _ORT_NAME = re.compile(r"^/ort/([A-Za-z0-9_.-]+\.(?:js|mjs|wasm|map))$")
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
+          ".mjs": "text/javascript",
           ".wasm": "application/wasm", ".map": "application/json", ".json": "application/json",
           ".onnx": "application/octet-stream"}
 
@@ -85,6 +93,8 @@ def _handler(files):
             # Cross-origin isolation lets onnxruntime-web use threads.
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             return body
 

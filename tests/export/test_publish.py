@@ -92,3 +92,26 @@ def test_export_killed_at_several_moments_leaves_no_half_written_version(
     verify_version(path)
     leftovers = [n for n in os.listdir(publish.model_root(models)) if n.startswith(".staging")]
     assert leftovers == []
+
+
+def test_a_published_version_is_readable_by_another_user(published):
+    # TF Serving runs as nobody in docker-compose.yml: every folder must be
+    # world-listable and every file world-readable (mkdtemp/mkstemp give 0700/0600).
+    import stat
+
+    for folder, dirs, files in os.walk(published[1]):
+        assert os.stat(folder).st_mode & 0o005 == 0o005, folder
+        for name in files:
+            mode = os.stat(os.path.join(folder, name)).st_mode
+            assert mode & stat.S_IROTH, os.path.join(folder, name)
+
+
+def test_an_atomic_write_keeps_the_mode_it_replaces(tmp_path):
+    from model_pkg.fileio import atomic_write_text
+
+    path = tmp_path / "models.config"
+    atomic_write_text(str(path), "a")
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o640)
+    atomic_write_text(str(path), "b")
+    assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "b"

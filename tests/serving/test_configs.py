@@ -55,7 +55,8 @@ def test_compose_serving_service_is_exact(compose):
         assert flag in flags
     assert not any(f.startswith(("--enable_batching", "--batching_parameters")) for f in flags)
     assert any(f.startswith("--model_config_file_poll_wait_seconds=") for f in flags)
-    assert serving["ports"] == ["8500:8500", "8501:8501"]
+    assert serving["ports"] == ["${TF_SERVING_BIND:-127.0.0.1}:8500:8500",
+                                "${TF_SERVING_BIND:-127.0.0.1}:8501:8501"]
     assert "/v1/models/cgan" in " ".join(serving["healthcheck"]["test"])
     assert serving["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
 
@@ -119,3 +120,48 @@ def test_a_label_on_an_unserved_version_is_refused(tmp_path):
         'key: "stable"\n      value: 1', 'key: "stable"\n      value: 5'))
     with pytest.raises(ConfigError, match="label 'stable' -> 5 names a version outside"):
         config_files.load_models_config(str(bad))
+
+
+def _resolved(env):
+    from tests.serving.standin.flags import interpolate
+
+    with open(os.path.join(ROOT, "docker-compose.yml")) as handle:
+        return yaml.safe_load(interpolate(handle.read(), env))["services"]
+
+
+@pytest.mark.parametrize("service", ["serving", "serving-gpu", "pipeline"])
+def test_compose_is_hardened_by_default(service):
+    # docs/security.md: why each setting, and what TF Serving's image needs.
+    spec = _resolved({})[service]
+    assert spec["read_only"] is True and spec["tmpfs"] == ["/tmp"]
+    assert spec["cap_drop"] == ["ALL"] and "cap_add" not in spec
+    assert spec["security_opt"] == ["no-new-privileges:true"]
+    assert spec["mem_limit"] and spec["user"] and not spec["user"].startswith("0")
+    for volume in spec["volumes"]:
+        if service != "pipeline" or volume.endswith(":/config:ro"):
+            assert volume.endswith(":ro"), volume
+    if service != "pipeline":
+        assert spec["user"] == "65534:65534" and float(spec["cpus"]) > 0
+        assert all(port.startswith("127.0.0.1:") for port in spec["ports"])
+
+
+def test_exposing_the_ports_is_a_variable_away():
+    ports = _resolved({"TF_SERVING_BIND": "0.0.0.0"})["serving"]["ports"]
+    assert ports == ["0.0.0.0:8500:8500", "0.0.0.0:8501:8501"]
+
+
+def test_the_pipeline_runs_as_the_checkout_owner_and_checks_it_can_write():
+    import subprocess
+
+    pipeline = _resolved({"HOST_UID": "1234", "HOST_GID": "99"})["pipeline"]
+    assert pipeline["user"] == "1234:99" and pipeline["environment"]["HOME"] == "/tmp"
+    script = pipeline["command"][2].replace("$$", "$")
+    assert script.startswith("{ test -w /app/artifacts ||")
+    assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0   # it parses
+
+
+def test_the_tls_override_adds_only_the_ssl_flag(compose):
+    with open(os.path.join(ROOT, "docker-compose.tls.yml")) as handle:
+        override = yaml.safe_load(handle)["services"]["serving"]["command"]
+    assert override == compose["services"]["serving"]["command"] + [
+        "--ssl_config_file=/config/ssl.config"]

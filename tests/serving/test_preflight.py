@@ -45,3 +45,20 @@ def test_the_command_exits_2_with_the_reason(config_dir, tmp_path):
                           str(config_dir), "--models-dir", str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 2 and "serves versions [1] that are not in" in out.stderr
+
+
+def test_signatures_are_required_before_serving_when_keys_are_configured(published, config_dir,
+                                                                         tmp_path, monkeypatch):
+    from model_pkg.export import signing
+
+    signing.generate_key_pair(str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem"))
+    monkeypatch.setenv(signing.TRUSTED_KEYS_ENV, str(tmp_path / "k.pub.pem"))
+    with pytest.raises(PreflightError, match="version 1 is not signed"):
+        check_deployment(str(config_dir), published[0], log=lambda *_: None)
+
+
+def test_a_broken_ssl_config_is_refused_before_tf_serving_would_abort(published, config_dir):
+    (config_dir / "ssl.config").write_text('server_key: "not a key" server_cert: "nor a cert"')
+    (config_dir / "ssl.config").chmod(0o640)
+    with pytest.raises(PreflightError, match="not valid PEM"):
+        check_deployment(str(config_dir), published[0], log=lambda *_: None)

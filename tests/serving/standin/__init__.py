@@ -49,7 +49,7 @@ class StandIn:
             if config.prometheus_config.enable:
                 self.prometheus_path = (config.prometheus_config.path
                                         or "/monitoring/prometheus/metrics")
-        self._grpc, port = grpc_api.serve(self)
+        self._grpc, port = grpc_api.serve(self, credentials=self._tls(options, mounts))
         self.grpc_target = f"127.0.0.1:{port}"
         self._rest = self.rest_url = None
         if options["rest_api_port"]:   # 0 turns REST off (main.cc, rest_api_port)
@@ -90,6 +90,19 @@ class StandIn:
         if sizes and sizes[-1] != params.max_batch_size.value:   # WrapSessionForBatching
             raise StartupRefused("Last entry in allowed_batch_sizes must match max_batch_size")
         return Batcher(params)
+
+    @staticmethod
+    def _tls(options, mounts):
+        """server.cc BuildServerCredentials: SSLConfig -> gRPC server credentials, or None."""
+        if not options["ssl_config_file"]:
+            return None
+        import grpc
+
+        config = _parse(MountedFile(mounts, options["ssl_config_file"]), protos.ssl_config())
+        return grpc.ssl_server_credentials(
+            [(config.server_key.encode(), config.server_cert.encode())],
+            root_certificates=config.custom_ca.encode() or None,
+            require_client_auth=config.client_verify)
 
     # --- what both APIs share ------------------------------------------------
     def inject(self, failures=0, code="UNAVAILABLE", delay_s=0.0):

@@ -26,6 +26,7 @@ FLAGS = {
     "monitoring_config_file": (str, ""),
     "file_system_poll_wait_seconds": (int, 1),
     "enable_model_warmup": (bool, True),
+    "ssl_config_file": (str, ""),               # gRPC TLS (server.cc, BuildServerCredentials)
 }
 
 

@@ -35,8 +35,12 @@ def check_request_inputs(request_names, signature_names):
             "or default input alias set: "))
 
 
-def serve(server, port=0):
-    """Starts PredictionService and ModelService on 127.0.0.1; returns (grpc server, port)."""
+def serve(server, port=0, credentials=None):
+    """Starts PredictionService and ModelService on 127.0.0.1; returns (grpc server, port).
+
+    ``credentials`` (grpc.ssl_server_credentials) make the port TLS, as TF Serving's
+    --ssl_config_file does; REST stays plain, as in TF Serving.
+    """
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import (
@@ -117,6 +121,7 @@ def serve(server, port=0):
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Prediction(), grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(Models(), grpc_server)
-    bound = grpc_server.add_insecure_port(f"127.0.0.1:{port}")
+    bound = (grpc_server.add_secure_port(f"127.0.0.1:{port}", credentials) if credentials
+             else grpc_server.add_insecure_port(f"127.0.0.1:{port}"))
     grpc_server.start()
     return grpc_server, bound
