@@ -130,3 +130,17 @@ def test_generate_on_the_command_line_over_https(proxy, pki, tmp_path):
     assert out.returncode == 0, out.stderr
     out = subprocess.run(base, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 2 and "HTTP 401" in out.stderr
+
+
+def test_the_shipped_template_has_tf_servings_ssl_config_fields():
+    from google.protobuf import text_format
+
+    from model_pkg.serving import protos
+
+    path = os.path.join(os.path.dirname(tls.__file__), "ssl.config.template")
+    config = text_format.Parse(open(path).read(), protos.ssl_config()())
+    assert config.server_key.startswith("-----BEGIN PRIVATE KEY-----")
+    assert config.server_cert.startswith("-----BEGIN CERTIFICATE-----")
+    assert not config.client_verify
+    with pytest.raises(ConfigError, match="not valid PEM"):   # a template, not a config
+        tls.check_ssl_config(config, path)
