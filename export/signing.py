@@ -119,11 +119,11 @@ def trusted_keys_from_env():
 def check(manifest, where, trusted=None):
     """Raises SignatureError unless ``manifest`` is signed by one of the ``trusted`` keys
     (default: $MODEL_PKG_TRUSTED_KEYS); does nothing when no keys are configured."""
-    from cryptography.exceptions import InvalidSignature
-
     trusted = trusted_keys_from_env() if trusted is None else trusted
     if not trusted:
-        return
+        return   # the common case: every verify_version passes here, cryptography unloaded
+    from cryptography.exceptions import InvalidSignature
+
     signing = manifest.get(FIELD)
     if not isinstance(signing, dict) or signing.get("algorithm") != ALGORITHM:
         raise SignatureError(f"{where}: version {manifest.get('version')} is not signed, and "

@@ -154,7 +154,7 @@ def _grpc_error(grpc, err, where):
         return _Retryable(text, status=code.name)
     if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
         return Unauthorized(text, status=code.name)
-    if code == grpc.StatusCode.NOT_FOUND or UNKNOWN_LABEL in (details or ""):
+    if code == grpc.StatusCode.NOT_FOUND or UNKNOWN_LABEL in details:
         return ModelNotFound(text, status=code.name)
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
         return RequestRefused(text, status=code.name)

@@ -7,6 +7,7 @@ Serving's own loader (tensorflow::LoadSavedModel), and replay their warmup.
 """
 
 import logging
+import os
 import threading
 
 from google.protobuf import text_format
@@ -96,12 +97,11 @@ class ServerCore:
     def _apply_versions(self, model):
         """The file-system source: aspire the ``specific`` versions present, unload the rest."""
         root = host_dir(self.mounts, model.base_path)
-        import os
-
-        present = {int(d) for d in os.listdir(root) if d.isdigit()} if os.path.isdir(root) \
-            else set()
-        wanted = set(model.model_version_policy.specific.versions)
-        if not model.model_version_policy.HasField("specific"):
+        present = ({int(d) for d in os.listdir(root) if d.isdigit()} if os.path.isdir(root)
+                   else set())
+        if model.model_version_policy.HasField("specific"):
+            wanted = set(model.model_version_policy.specific.versions)
+        else:
             wanted = {max(present)} if present else set()   # the default policy: latest 1
         for number in sorted(wanted - present):
             log.warning("Version %s of servable %s ... was not found in the file system",
