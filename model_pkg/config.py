@@ -28,6 +28,8 @@ class TrainConfig:
     adam_beta2: float = 0.999
     compute_dtype: str = "float32"  # "bfloat16": Keras mixed_bfloat16 (bf16 math, f32 weights);
     #                                 export always rebuilds G in float32
+    objective: str = "k_plus_1"     # D's head and the losses (model_pkg/losses.py): the seed's
+    #                                 "k_plus_1", "2k" or "projection_hinge"
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
@@ -93,6 +95,7 @@ _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
+_OBJECTIVES = ("k_plus_1", "2k", "projection_hinge")
 
 
 def _validate(cfg):
@@ -117,6 +120,8 @@ def _validate(cfg):
         fail("leaky_slope", "must be a number in [0, 1)")
     if cfg.compute_dtype not in _COMPUTE_DTYPES:
         fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
+    if cfg.objective not in _OBJECTIVES:
+        fail("objective", f"must be one of {_OBJECTIVES}")
     if cfg.output_activation not in _ACTIVATIONS:
         fail("output_activation", f"must be one of {_ACTIVATIONS}")
     if cfg.batch_size > contract.MNIST_TRAIN_SIZE:

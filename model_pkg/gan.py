@@ -1,10 +1,11 @@
-"""The K+1 conditional GAN: two networks, two optimizers, one training step.
+"""The conditional GAN: two networks, two optimizers, one training step.
 
-Losses (the seed report's; TF-GAN would call them the K+1 / semi-supervised ones):
+The seed's losses (TF-GAN would call them the K+1 / semi-supervised ones):
   D: CE(D(x_real), y_real) + CE(D(G(z, y)), FAKE_CLASS)
   G: CE(D(G(z', y')), y')
 where CE is the mean sparse categorical cross-entropy over D's 11 logits
-(digits 0..9 and "fake"). Each step is one D update, then one G update on
+(digits 0..9 and "fake"); ``config.objective`` picks another pair
+(model_pkg/losses.py). Each step is one D update, then one G update on
 fresh noise and labels.
 
 A plain tf.Module, not a keras.Model: training is this hand-written step
@@ -32,6 +33,7 @@ class ConditionalGAN(tf.Module):
     def __init__(self, config):
         super().__init__(name="conditional_gan")
         self.config = config
+        self.objective = losses.Objective(config.objective)
         self.generator = networks.build_generator(config)
         self.discriminator = networks.build_discriminator(config)
         self.d_optimizer = keras.optimizers.Adam(
@@ -51,32 +53,39 @@ class ConditionalGAN(tf.Module):
         Args:
           data: (images float32 [B,28,28,1] in [-1, 1], labels int32 [B] in 0..9).
         Returns:
-          {"d_loss", "g_loss", "d_real_accuracy", "fake_share"}: scalar tensors.
+          {"d_loss", "g_loss", "d_real_accuracy", "fake_share"}: float32 scalars.
         """
         real_images, real_labels = data
         (d_labels, d_noise), (g_labels, g_noise) = self.sample_inputs(tf.shape(real_images)[0])
-        G, D = self.generator, self.discriminator   # noqa: N806 - the papers' names
+        G, D = self.generator, self._critic   # noqa: N806 - the papers' names
+        objective = self.objective
 
         fake_images = G((d_labels, d_noise), training=True)
         with tf.GradientTape() as tape:
             # Real and generated digits pass D as separate batches, so each
             # BatchNorm batch holds one kind only (a common GAN stabiliser).
-            real_logits = D(real_images, training=True)
-            fake_logits = D(fake_images, training=True)
-            d_loss = losses.discriminator_loss(real_logits, real_labels, fake_logits)
-        self.d_optimizer.apply(tape.gradient(d_loss, D.trainable_variables),
-                               D.trainable_variables)
+            real_out = D(real_images, real_labels)
+            fake_out = D(fake_images, d_labels)
+            d_loss = objective.d_loss(real_out, real_labels, fake_out, d_labels)
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
 
         with tf.GradientTape() as tape:
-            g_loss = losses.generator_loss(D(G((g_labels, g_noise), training=True),
-                                             training=True), g_labels)
+            g_loss = objective.g_loss(D(G((g_labels, g_noise), training=True), g_labels),
+                                      g_labels)
         self.g_optimizer.apply(tape.gradient(g_loss, G.trainable_variables),
                                G.trainable_variables)
 
         self.step.assign_add(1)
         return {"d_loss": d_loss, "g_loss": g_loss,
-                "d_real_accuracy": _accuracy(real_logits, real_labels),
-                "fake_share": _accuracy(fake_logits, contract.FAKE_CLASS)}
+                "d_real_accuracy": objective.real_accuracy(real_out, real_labels),
+                "fake_share": objective.fake_share(fake_out, d_labels)}
+
+    def _critic(self, images, labels):
+        """D in training mode on images (and their labels, when D is conditional)."""
+        if self.objective.conditional:
+            return self.discriminator((images, labels), training=True)
+        return self.discriminator(images, training=True)
 
     def sample_inputs(self, batch):
         """((labels int32 [B], noise float32 [B,100]) for D's step, the same for G's)."""
@@ -108,9 +117,3 @@ class ConditionalGAN(tf.Module):
                     raise RuntimeError(f"two variables share the checkpoint key {key!r}")
                 state[key] = variable
         return state
-
-
-def _accuracy(logits, labels):
-    """Share of rows whose top logit is ``labels`` (int32 [B], or one class for all)."""
-    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(labels, tf.int32))
-    return tf.reduce_mean(tf.cast(hits, tf.float32))
