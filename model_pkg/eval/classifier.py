@@ -81,13 +81,18 @@ def train_classifier(x, y, config, x_test=None, y_test=None):
 
 
 def predict(model, images, batch_size=1000):
-    """(predicted labels int [N], features float32 [N,128]) for images in [0, 1]."""
-    labels, features = [], []
+    """(predicted labels int [N], features float32 [N,128], softmax entropy float [N] in
+    nats) for images in [0, 1]."""
+    labels, features, entropy = [], [], []
     for start in range(0, len(images), batch_size):
         logits, feats = model(images[start:start + batch_size].astype(np.float32), training=False)
-        labels.append(np.argmax(logits.numpy(), axis=-1))
+        logits = logits.numpy().astype(np.float64)
+        labels.append(np.argmax(logits, axis=-1))
         features.append(feats.numpy())
-    return np.concatenate(labels), np.concatenate(features)
+        log_p = logits - logits.max(-1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+        entropy.append(-(np.exp(log_p) * log_p).sum(-1))
+    return np.concatenate(labels), np.concatenate(features), np.concatenate(entropy)
 
 
 def to_unit(images_uint8):

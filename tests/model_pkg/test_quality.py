@@ -43,3 +43,30 @@ def test_eval_inputs_are_fixed_and_balanced():
     again = quality.eval_inputs()[1]
     assert np.bincount(labels).tolist() == [1000] * 10 and noise.shape == (10_000, 100)
     np.testing.assert_array_equal(noise, again)
+
+
+def test_the_fair_floor_draws_1000_training_digits_per_label():
+    labels = np.random.default_rng(3).integers(0, 10, 60_000)
+    mnist = type("Mnist", (), {"y_train": labels, "x_train": np.zeros((60_000, 1))})()
+    pick = quality._balanced_draw(mnist)
+    assert np.bincount(labels[pick]).tolist() == [1000] * 10
+    assert len(set(pick.tolist())) == 10_000
+    np.testing.assert_array_equal(pick, quality._balanced_draw(mnist))   # fixed draw
+    assert np.bincount(labels[quality._random_draw(mnist)]).tolist() != [1000] * 10
+
+
+def test_the_evaluators_entropy_is_log10_when_unsure_and_zero_when_sure():
+    import keras
+
+    from model_pkg.eval import classifier
+
+    image = keras.Input((28, 28, 1))
+    flat = keras.layers.Flatten()(image)
+    # The first pixel scales the logits: 0 gives uniform 10-way odds, 100 one sure digit.
+    logits = keras.layers.Lambda(lambda x: x[:, :1] * keras.ops.arange(10, dtype="float32"))(flat)
+    model = keras.Model(image, [logits, flat])
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[1, 0, 0, 0] = 100.0
+    predicted, features, entropy = classifier.predict(model, images)
+    assert predicted.tolist() == [0, 9] and features.shape == (2, 784)
+    assert entropy[0] == pytest.approx(np.log(10), rel=1e-6) and entropy[1] < 1e-30 + 1e-6
