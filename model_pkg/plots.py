@@ -52,7 +52,7 @@ def save_loss_curve(path, history, title):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     top.plot(steps, [h["d_loss"] for h in history], label="discriminator loss")
     top.plot(steps, [h["g_loss"] for h in history], label="generator loss")
-    top.set_ylabel("cross-entropy")
+    top.set_ylabel("loss (config.objective's)")
     top.legend()
     top.set_title(title)
     bottom.plot(steps, [h["d_real_accuracy"] for h in history], label="D accuracy on real digits")
@@ -61,6 +61,34 @@ def save_loss_curve(path, history, title):
     bottom.set_xlabel("step")
     bottom.legend()
     fig.tight_layout()
+    _save_figure(path, fig, plt)
+
+
+def save_entropy_chart(path, real, generated):
+    """Bars of the evaluator's mean softmax entropy per digit: real test digits and each run.
+
+    Args:
+      real: 10 floats (nats); generated: {run name: 10 floats}.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    series = {"real test digits": real} | generated
+    width = 0.8 / len(series)
+    fig, axis = plt.subplots(figsize=(8, 3.6))
+    for i, (name, values) in enumerate(series.items()):
+        axis.bar(np.arange(10) + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+    axis.set_xticks(range(10))
+    axis.set_xlabel("digit asked for (generated) / true digit (real)")
+    axis.set_ylabel("evaluator entropy (nats)")
+    axis.set_title("How unsure the evaluator is: lower than real = digits more typical than real")
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    _save_figure(path, fig, plt)
+
+
+def _save_figure(path, fig, plt):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)

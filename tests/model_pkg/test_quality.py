@@ -70,3 +70,21 @@ def test_the_evaluators_entropy_is_log10_when_unsure_and_zero_when_sure():
     predicted, features, entropy = classifier.predict(model, images)
     assert predicted.tolist() == [0, 9] and features.shape == (2, 784)
     assert entropy[0] == pytest.approx(np.log(10), rel=1e-6) and entropy[1] < 1e-30 + 1e-6
+
+
+def test_the_entropy_report_draws_screens_and_refuses_old_ones(tmp_path, capsys):
+    import json
+
+    from model_pkg.eval import report
+
+    rows = [{"step": 5, "entropy_generated": [0.01] * 10, "entropy_real": [0.03] * 10}]
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "screen.json").write_text(json.dumps({"checkpoints": rows}))
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "screen.json").write_text(json.dumps({"checkpoints": [{"step": 5}]}))
+    out = tmp_path / "chart.png"
+    assert report.main([str(out), f"run={tmp_path / 'new'}"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        report.main([str(out), f"run={tmp_path / 'old'}"])
+    assert "has no entropy" in capsys.readouterr().err
