@@ -184,3 +184,18 @@ def _wait_for(condition, seconds=120):
     while not condition():
         assert time.time() < deadline, "the load did not progress"
         time.sleep(0.05)
+
+
+def test_a_proxys_502_is_retried_by_the_rest_client():
+    # nginx answers 502 when no replica took the request; the REST client retries it
+    # like a 503 (gRPC clients already see a proxy's 502 as UNAVAILABLE).
+    import io
+    import urllib.error
+
+    from model_pkg.serving.errors import _Retryable
+    from model_pkg.serving.rest_client import _http_error
+
+    for code in (502, 503):
+        err = urllib.error.HTTPError("http://lb/v1/models/cgan:predict", code, "Bad Gateway",
+                                     {}, io.BytesIO(b"<html>502</html>"))
+        assert isinstance(_http_error(err, err.url), _Retryable)
