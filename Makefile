@@ -3,6 +3,7 @@
 #   make test       lint, then run the test suite (what .ci/run calls)
 #   make serve      docker compose up serving, as you (docs/serving.md)
 #   make bench      print the benchmark of every runtime (BENCHMARKS.md)
+#   make bench-scale  load through nginx over 1 vs 3 stand-in replicas (docs/scale_out.md)
 #   make web MODEL=artifacts/models/cgan/1   the in-browser page on http://127.0.0.1:8000/
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 MODEL ?= artifacts/models/cgan/1
 WEB := serving/web
 
-.PHONY: setup web-deps lint pipeline serve test bench audit web clean
+.PHONY: setup web-deps lint pipeline serve test bench bench-scale audit web clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +48,11 @@ test: setup web-deps lint
 
 bench: setup
 	$(VENV)/bin/model-pkg bench
+
+# Loopback only, a few seconds per configuration; the replicas are the TF Serving
+# stand-in (a test fixture), so this needs the checkout and a published version.
+bench-scale: setup
+	$(PY) -m tests.serving.scale_bench --models-dir artifacts/models
 
 # Known vulnerabilities in the locked Python and npm dependencies: a report in
 # artifacts/audit/, not a gate (docs/security.md).

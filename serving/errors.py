@@ -1,7 +1,7 @@
 """Client errors and the one retry policy every remote client uses.
 
-Only "the server is not there right now" is retried (HTTP 503, gRPC
-UNAVAILABLE, connection refused), a bounded number of times with exponential
+Only "the server is not there right now" is retried (HTTP 503, a proxy's 502,
+gRPC UNAVAILABLE, connection refused), a bounded number of times with exponential
 backoff. A refused request (400 / INVALID_ARGUMENT) is never retried: the
 server's message is raised as it came. A timeout is not retried either: the
 caller's deadline is spent.

@@ -52,12 +52,17 @@ class GrpcClient:
     (TF Serving's --ssl_config_file; docs/security.md); ``cert_file``/``key_file``
     add a client certificate (for its client_verify); ``headers`` are sent as
     call metadata, e.g. {"authorization": "Bearer ..."} for a proxy.
+
+    ``lb_policy="round_robin"`` spreads calls over every address the target resolves
+    to, for several servers without a proxy: "ipv4:10.0.0.1:8500,10.0.0.2:8500", or
+    "dns:///cgan-serving-grpc:8500" (a Kubernetes headless Service). gRPC's default,
+    pick_first, sends every call down one connection to one server (docs/scale_out.md).
     """
 
     def __init__(self, target="localhost:8500", model=contract.MODEL_NAME, version=None,
                  label=None, timeout_s=30.0, retries=3, backoff_s=0.2,
                  max_batch=contract.MAX_REQUEST_ROWS, ca_file=None, cert_file=None,
-                 key_file=None, headers=None):
+                 key_file=None, headers=None, lb_policy=None):
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
@@ -70,6 +75,8 @@ class GrpcClient:
         self._metadata = [(k.lower(), v) for k, v in (headers or {}).items()]
         options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+        if lb_policy is not None:
+            options.append(("grpc.lb_policy_name", lb_policy))
         if ca_file or cert_file:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=_read(ca_file), private_key=_read(key_file),

@@ -141,8 +141,8 @@ def _http_error(err, url):
     except (ValueError, AttributeError):
         message = ""
     text = f"{url}: HTTP {err.code}: {message or err.reason}"
-    if err.code == 503:
-        return _Retryable(text, status=503)
+    if err.code in (502, 503):   # 502: a proxy in front found no server (docs/scale_out.md)
+        return _Retryable(text, status=err.code)
     if err.code in (401, 403):
         return Unauthorized(text + " (the credentials were refused; see headers=)",
                             status=err.code)

@@ -129,7 +129,8 @@ def _resolved(env):
         return yaml.safe_load(interpolate(handle.read(), env))["services"]
 
 
-@pytest.mark.parametrize("service", ["serving", "serving-gpu", "pipeline"])
+@pytest.mark.parametrize("service", ["serving", "serving-gpu", "serving-replica", "balancer",
+                                     "pipeline"])
 def test_compose_is_hardened_by_default(service):
     # docs/security.md: why each setting, and what TF Serving's image needs.
     spec = _resolved({})[service]
@@ -141,8 +142,10 @@ def test_compose_is_hardened_by_default(service):
         if service != "pipeline" or volume.endswith(":/config:ro"):
             assert volume.endswith(":ro"), volume
     if service != "pipeline":
-        assert spec["user"] == "65534:65534" and float(spec["cpus"]) > 0
-        assert all(port.startswith("127.0.0.1:") for port in spec["ports"])
+        # nginx's image user for the balancer; nobody for TF Serving.
+        assert spec["user"] == ("101:101" if service == "balancer" else "65534:65534")
+        assert float(spec["cpus"]) > 0
+        assert all(port.startswith("127.0.0.1:") for port in spec.get("ports", []))
 
 
 def test_exposing_the_ports_is_a_variable_away():
@@ -165,3 +168,20 @@ def test_the_tls_override_adds_only_the_ssl_flag(compose):
         override = yaml.safe_load(handle)["services"]["serving"]["command"]
     assert override == compose["services"]["serving"]["command"] + [
         "--ssl_config_file=/config/ssl.config"]
+
+
+def test_the_scale_profile_replicas_are_serving_without_host_ports(compose):
+    # docs/scale_out.md: a fixed host port can be bound by one container only.
+    services = compose["services"]
+    replica, serving = services["serving-replica"], services["serving"]
+    assert replica["profiles"] == ["scale"] and "ports" not in replica
+    for key in ("image", "entrypoint", "command", "volumes", "healthcheck", "depends_on"):
+        assert replica[key] == serving[key], key
+    balancer = services["balancer"]
+    assert balancer["profiles"] == ["scale"]
+    assert balancer["depends_on"] == {"serving-replica": {"condition": "service_healthy"}}
+    assert balancer["volumes"] == ["./deploy/compose:/config:ro"]
+    assert balancer["command"][balancer["command"].index("-c") + 1] == "/config/nginx.conf"
+    assert os.path.exists(os.path.join(ROOT, "deploy", "compose", "nginx.conf"))
+    assert balancer["ports"] == ["${TF_SERVING_BIND:-127.0.0.1}:9500:8500",
+                                 "${TF_SERVING_BIND:-127.0.0.1}:9501:8501"]
