@@ -175,6 +175,10 @@ def _quality_gate(staging, root, quality, force_reason, log, baseline):
 
     runtime = OnnxRuntime(os.path.join(staging, contract.ONNX_NAME), verify=False)
     metrics = measure_quality(runtime.generate, log=log)
+    log("quality (docs/quality.md): label accuracy {label_accuracy:.4f} (the evaluator on real "
+        "test digits: {real_accuracy:.4f}), Fréchet {frechet_fair_ratio:.2f}x the fair floor "
+        "({frechet_ratio:.2f}x the random one), coverage {coverage_fair_ratio:.3f}x real, "
+        "evaluator entropy {entropy_ratio:.2f}x real".format(**metrics))
     return metrics, bless(metrics, root, baseline, force_reason, log)
 
 
