@@ -1,10 +1,11 @@
-"""The entropy diagnostic as a picture, from screens (``python -m model_pkg.screen``).
+"""The entropy diagnostic as a picture, from screens or published versions.
 
-    python -m model_pkg.eval.report OUT.png NAME=WORKDIR [NAME=WORKDIR ...]
+    python -m model_pkg.eval.report OUT.png NAME=DIR [NAME=DIR ...]
 
-Reads each WORKDIR/screen.json, takes its newest measured checkpoint and draws the
-evaluator's mean softmax entropy per digit on that run's generated digits beside the
-real test digits' (docs/quality.md, "The K+1 bias").
+DIR is a screen's workdir (``python -m model_pkg.screen``: its newest measured
+checkpoint in screen.json) or a published version (the quality in its manifest).
+Draws the evaluator's mean softmax entropy per digit on each run's generated digits
+beside the real test digits' (docs/quality.md, "The K+1 bias").
 """
 
 import argparse
@@ -13,14 +14,21 @@ import os
 import sys
 
 
-def newest_metrics(workdir):
-    """The metrics row of the newest checkpoint in WORKDIR/screen.json."""
-    path = os.path.join(workdir, "screen.json")
+def newest_metrics(folder):
+    """The metrics of the newest checkpoint in FOLDER/screen.json, or of the version FOLDER."""
+    path = os.path.join(folder, "screen.json")
     try:
-        with open(path) as handle:
-            rows = json.load(handle)["checkpoints"]
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{path}: not a screen report ({err})") from None
+        if not os.path.exists(path) and os.path.exists(os.path.join(folder, "manifest.json")):
+            path = os.path.join(folder, "manifest.json")
+            with open(path) as handle:
+                manifest = json.load(handle)
+            rows = [manifest["quality"] | {"step": manifest["training"]["step"]}]
+        else:
+            with open(path) as handle:
+                rows = json.load(handle)["checkpoints"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: neither a screen report nor a version's manifest "
+                         f"({err})") from None
     if not rows or "entropy_generated" not in rows[-1]:
         raise ValueError(f"{path}: has no entropy (measured before the diagnostic existed)")
     return rows[-1]
@@ -33,15 +41,15 @@ def main(argv=None):
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out")
-    parser.add_argument("runs", nargs="+", metavar="NAME=WORKDIR")
+    parser.add_argument("runs", nargs="+", metavar="NAME=DIR")
     args = parser.parse_args(argv)
     generated, real = {}, None
     for item in args.runs:
-        name, sep, workdir = item.partition("=")
-        if not sep or not name or not workdir:
-            parser.error(f"{item!r}: expected NAME=WORKDIR")
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            parser.error(f"{item!r}: expected NAME=DIR")
         try:
-            row = newest_metrics(workdir)
+            row = newest_metrics(folder)
         except ValueError as err:
             parser.error(str(err))
         generated[f"{name} (step {row['step']})"] = row["entropy_generated"]

@@ -85,6 +85,14 @@ def test_the_entropy_report_draws_screens_and_refuses_old_ones(tmp_path, capsys)
     out = tmp_path / "chart.png"
     assert report.main([str(out), f"run={tmp_path / 'new'}"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "version").mkdir()
+    (tmp_path / "version" / "manifest.json").write_text(json.dumps(
+        {"quality": rows[0], "training": {"step": 9}}))
+    assert report.newest_metrics(str(tmp_path / "version"))["step"] == 9
+    assert report.main([str(out), f"a={tmp_path / 'new'}", f"b={tmp_path / 'version'}"]) == 0
     with pytest.raises(SystemExit):
         report.main([str(out), f"run={tmp_path / 'old'}"])
     assert "has no entropy" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        report.main([str(out), f"run={tmp_path}"])
+    assert "neither a screen report nor a version's manifest" in capsys.readouterr().err
