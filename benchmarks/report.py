@@ -71,6 +71,7 @@ def markdown(results):
     for t in results["training"]:
         lines.append(f"| {t['preset']} | {t['reference_steps_per_s']} | "
                      f"{t['package_steps_per_s']} | {t['ratio_package_over_reference']} |")
+    lines += _distributed_lines(results.get("distributed"))
     lines += ["", "## Memory, export, session start", "",
               f"- `model-pkg train`, default preset, {results['settings']['train_steps']} steps "
               "in a "
@@ -104,6 +105,21 @@ def _serving_lines(rows):
         lines.append(f"| {k} | {a['images_per_s']:,.0f} | {b['images_per_s']:,.0f} | "
                      f"{b['images_per_s'] / a['images_per_s']:.2f}x | {a['p50_ms']:.2f} / "
                      f"{b['p50_ms']:.2f} | {a['p99_ms']:.2f} / {b['p99_ms']:.2f} |")
+    return lines
+
+
+def _distributed_lines(rows):
+    """Steps/s at 1 and 2 tf.distribute replicas (benchmarks/distributed_speed.py)."""
+    if not rows:
+        return []
+    lines = ["", "## Training on 1 and 2 tf.distribute replicas (MirroredStrategy)", "",
+             "Same seed model and global batch; each row a fresh process. On a CPU machine the "
+             "2 replicas are logical devices sharing the same cores, so they cannot be faster: "
+             "the row shows the distributed step's cost (docs/distributed.md).", "",
+             "| replicas | devices | global batch | steps/s |", "| ---: | --- | ---: | ---: |"]
+    for row in rows:
+        lines.append(f"| {row['replicas']} | {', '.join(row['devices'])} | "
+                     f"{row['global_batch']} | {row['steps_per_s']} |")
     return lines
 
 

@@ -5,7 +5,8 @@ training run in a subprocess (its peak memory) whose checkpoint is exported
 (export time; also a straight tf2onnx export, the speed baseline); ONNX Runtime
 session start; interleaved inference of every runtime at batch 1/64/256/1024;
 a client generating batch 1024 in a subprocess (its peak memory); training
-steps/s of the seed and default presets against the plain reference loop.
+steps/s of the seed and default presets against the plain reference loop; training steps/s
+at 1 and 2 tf.distribute replicas (distributed_speed.py).
 Writes the JSON and a Markdown report (BENCHMARKS.md by default).
 """
 
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from model_pkg.benchmarks import inference, report, serving_batching
+from model_pkg.benchmarks import distributed_speed, inference, report, serving_batching
 from model_pkg.benchmarks.train_speed import measure_training
 
 
@@ -107,13 +108,14 @@ def session_start_ms(path, repeats=20):
 
 
 FULL = {"train_steps": 60, "train_bench_steps": 100, "seconds_per_cell": 1.5,
-        "batches": inference.BATCHES, "callers": serving_batching.CALLERS}
+        "batches": inference.BATCHES, "callers": serving_batching.CALLERS,
+        "distributed_steps": 30}
 QUICK = {"train_steps": 4, "train_bench_steps": 3, "seconds_per_cell": 0.05, "batches": (1, 8),
-         "callers": (1, 8)}
+         "callers": (1, 8), "distributed_steps": 2}
 
 
 def run(train_steps=60, train_bench_steps=100, seconds_per_cell=1.5, batches=inference.BATCHES,
-        callers=serving_batching.CALLERS, log=print):
+        callers=serving_batching.CALLERS, distributed_steps=30, log=print):
     """The whole benchmark; returns the results dict (see module docstring)."""
     results = {"machine": machine(), "command": " ".join(["model-pkg", "bench", *sys.argv[2:]])}
     log("sgemm peak ...")
@@ -139,9 +141,11 @@ def run(train_steps=60, train_bench_steps=100, seconds_per_cell=1.5, batches=inf
     log("training steps/s against the reference loop ...")
     results["training"] = [measure_training(p, steps=train_bench_steps, rounds=3)
                            for p in ("seed", "default")]
+    log("training steps/s at 1 and 2 tf.distribute replicas, each in a subprocess ...")
+    results["distributed"] = distributed_speed.measure(steps=distributed_steps)
     results["settings"] = {"train_steps": train_steps, "train_bench_steps": train_bench_steps,
                            "seconds_per_cell": seconds_per_cell, "batches": list(batches),
-                           "callers": list(callers)}
+                           "callers": list(callers), "distributed_steps": distributed_steps}
     results["ratios"] = report.ratios(results)
     return results
 

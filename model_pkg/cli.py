@@ -102,6 +102,8 @@ def build_parser():
 
     train = sub.add_parser("train", help="train or resume a GAN in a workdir")
     train.add_argument("--workdir", required=True, help="checkpoints, samples, logs go here")
+    train.add_argument("--strategy", default="default", choices=("default", "mirrored",
+                       "multi-worker"), help="tf.distribute: local GPUs, or $TF_CONFIG's workers")
     _add_train_flags(train)
 
     export = sub.add_parser("export", help="publish the next version from a workdir")
@@ -185,7 +187,8 @@ def cmd_train(args):
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = resolve_config(args.workdir, preset=args.preset, **overrides)
     result = train_and_evaluate(config, args.workdir, data_path=args.data,
-                                progress=not args.no_progress)
+                                progress=not args.no_progress,
+                                strategy=getattr(args, "strategy", "default"))
     print(json.dumps({"workdir": os.path.abspath(args.workdir), **vars(result)}, indent=2))
     return 0
 

@@ -30,12 +30,13 @@ _STEP_KEY = "gan/conditional_gan/step"
 class ConditionalGAN(tf.Module):
     """G, D, their Adam optimizers and the step counter."""
 
-    def __init__(self, config):
+    def __init__(self, config, synchronized_bn=False):
         super().__init__(name="conditional_gan")
         self.config = config
         self.objective = losses.Objective(config.objective)
-        self.generator = networks.build_generator(config)
-        self.discriminator = networks.build_discriminator(config)
+        # synchronized_bn: under a strategy of several replicas (networks._bn says why).
+        self.generator = networks.build_generator(config, synchronized_bn)
+        self.discriminator = networks.build_discriminator(config, synchronized_bn)
         self.d_optimizer = keras.optimizers.Adam(
             config.d_learning_rate, beta_1=config.adam_beta1, beta_2=config.adam_beta2,
             name="d_adam")
@@ -55,8 +56,23 @@ class ConditionalGAN(tf.Module):
         Returns:
           {"d_loss", "g_loss", "d_real_accuracy", "fake_share"}: float32 scalars.
         """
+        metrics = self.update(data)
+        self.step.assign_add(1)
+        return metrics
+
+    def update(self, data, replicas=1):
+        """train_step without the step increment; under a tf.distribute strategy it runs
+        once per replica (``replicas`` = num_replicas_in_sync; model_pkg/distribute.py).
+
+        On one device (replicas=1) every loss is the objective's batch mean, exactly as
+        Keras reduces it. Under a strategy each replica's mean is multiplied by
+        per-replica batch / global batch (= 1 / replicas: the batches are equal), so
+        the optimizer's all-reduce SUM of the gradients is the gradient of the global
+        batch's mean, as on one device at the same global batch.
+        """
         real_images, real_labels = data
-        (d_labels, d_noise), (g_labels, g_noise) = self.sample_inputs(tf.shape(real_images)[0])
+        (d_labels, d_noise), (g_labels, g_noise) = self.sample_inputs(tf.shape(real_images)[0],
+                                                                      replicas)
         G, D = self.generator, self._critic   # noqa: N806 - the papers' names
         objective = self.objective
 
@@ -66,17 +82,21 @@ class ConditionalGAN(tf.Module):
             # BatchNorm batch holds one kind only (a common GAN stabiliser).
             real_out = D(real_images, real_labels)
             fake_out = D(fake_images, d_labels)
-            d_loss = objective.d_loss(real_out, real_labels, fake_out, d_labels)
+            d_loss = _scaled(objective.d_loss(real_out, real_labels, fake_out, d_labels),
+                             replicas)
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+        d_grads = tape.gradient(d_loss, d_vars)
+        d_loss = _global_finite(d_loss, "d_loss", replicas)
+        with tf.control_dependencies([d_loss]):   # never apply a step whose loss is NaN/Inf
+            self.d_optimizer.apply(d_grads, d_vars)
 
         with tf.GradientTape() as tape:
-            g_loss = objective.g_loss(D(G((g_labels, g_noise), training=True), g_labels),
-                                      g_labels)
-        self.g_optimizer.apply(tape.gradient(g_loss, G.trainable_variables),
-                               G.trainable_variables)
-
-        self.step.assign_add(1)
+            g_loss = _scaled(objective.g_loss(D(G((g_labels, g_noise), training=True),
+                                                g_labels), g_labels), replicas)
+        g_grads = tape.gradient(g_loss, G.trainable_variables)
+        g_loss = _global_finite(g_loss, "g_loss", replicas)
+        with tf.control_dependencies([g_loss]):
+            self.g_optimizer.apply(g_grads, G.trainable_variables)
         return {"d_loss": d_loss, "g_loss": g_loss,
                 "d_real_accuracy": objective.real_accuracy(real_out, real_labels),
                 "fake_share": objective.fake_share(fake_out, d_labels)}
@@ -87,15 +107,22 @@ class ConditionalGAN(tf.Module):
             return self.discriminator((images, labels), training=True)
         return self.discriminator(images, training=True)
 
-    def sample_inputs(self, batch):
-        """((labels int32 [B], noise float32 [B,100]) for D's step, the same for G's)."""
+    def sample_inputs(self, batch, replicas=1):
+        """((labels int32 [B], noise float32 [B,100]) for D's step, the same for G's).
+
+        Under a strategy (replicas > 1) each replica draws the global batch's rows with the
+        one-device key and keeps its own slice, rows [id * B, (id + 1) * B) by its global
+        replica id: replicas draw different noise, and together exactly the noise of one
+        device at the global batch (so a distributed run follows the one-device run).
+        """
         draws = []
         for noise_offset, label_offset in ((_D_NOISE, _D_LABELS), (_G_NOISE, _G_LABELS)):
-            noise = tf.random.stateless_normal([batch, contract.NOISE_DIM],
+            noise = tf.random.stateless_normal([batch * replicas, contract.NOISE_DIM],
                                                seed=self._key(noise_offset))
-            labels = tf.random.stateless_uniform([batch], seed=self._key(label_offset), minval=0,
-                                                 maxval=contract.NUM_CLASSES, dtype=tf.int32)
-            draws.append((labels, noise))
+            labels = tf.random.stateless_uniform([batch * replicas], seed=self._key(label_offset),
+                                                 minval=0, maxval=contract.NUM_CLASSES,
+                                                 dtype=tf.int32)
+            draws.append(_own_rows((labels, noise), batch, replicas))
         return draws
 
     def _key(self, offset):
@@ -117,3 +144,24 @@ class ConditionalGAN(tf.Module):
                     raise RuntimeError(f"two variables share the checkpoint key {key!r}")
                 state[key] = variable
         return state
+
+
+def _own_rows(tensors, batch, replicas):
+    """This replica's rows of global-batch draws (all of them on one device)."""
+    if replicas == 1:
+        return tensors
+    first = tf.distribute.get_replica_context().replica_id_in_sync_group * batch
+    return tuple(t[first:first + batch] for t in tensors)
+
+
+def _scaled(loss, replicas):
+    """A replica's batch-mean loss as its share of the global batch's mean."""
+    return loss if replicas == 1 else loss * (1.0 / replicas)
+
+
+def _global_finite(loss, name, replicas):
+    """The global batch's loss (summed over replicas), checked finite: a NaN or Inf raises
+    InvalidArgumentError naming ``name`` before any update is applied."""
+    if replicas > 1:
+        loss = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)
+    return tf.debugging.check_numerics(loss, f"non-finite {name}")

@@ -16,14 +16,19 @@ from model_pkg import contract
 _MAX_EPOCHS = 2**31 - 1   # "forever"; training stops by step count
 
 
-def train_dataset(x_train, y_train, batch_size, seed, start_step=0):
+def train_dataset(x_train, y_train, batch_size, seed, start_step=0, replica_rows=None):
     """Infinite dataset of training batches, starting at batch ``start_step``.
 
     Args:
       x_train: uint8 [N, 28, 28], pixels 0..255.
       y_train: uint8 or int [N], labels 0..9.
+      replica_rows: None (one device), or (first, count, replicas) under a tf.distribute
+        strategy: each global batch of ``batch_size`` is cut into ``replicas`` equal parts
+        by global replica id, and this pipeline yields parts first..first+count-1 in turn
+        (one per local replica; model_pkg/distribute.py).
     Yields:
-      (images float32 [B, 28, 28, 1] in [-1, 1], labels int32 [B] in 0..9).
+      (images float32 [B, 28, 28, 1] in [-1, 1], labels int32 [B] in 0..9), B = batch_size,
+      or batch_size / replicas with replica_rows.
     """
     n = int(x_train.shape[0])
     start_epoch, offset = divmod(start_step * batch_size, n)
@@ -46,7 +51,13 @@ def train_dataset(x_train, y_train, batch_size, seed, start_step=0):
     # Batching indices (8 bytes each) before gathering pixels keeps the
     # per-element work tiny; the gather and scaling run in parallel and the
     # prefetch keeps batches ready ahead of the training step.
-    return (order.batch(batch_size, drop_remainder=True)
+    batches = order.batch(batch_size, drop_remainder=True)
+    if replica_rows is not None:
+        first, count, replicas = replica_rows
+        batches = batches.map(
+            lambda i: tf.reshape(i, [replicas, batch_size // replicas])[first:first + count]
+        ).unbatch()
+    return (batches
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
 

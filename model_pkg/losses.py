@@ -14,7 +14,8 @@ k_plus_1 (the seed's; Salimans et al. 2016): D has 11 logits, the digits 0..9 an
 projection_hinge (Miyato & Koyama 2018): D scores the pair, s = psi(phi(x)) + <e_y, phi(x)>.
   D: mean relu(1 - s_real) + mean relu(1 + s_fake); G: -mean s_fake.
 
-Every loss is a float32 scalar: a mean over the batch, as Keras' reduction for the seed.
+Every loss is a float32 scalar: a mean over the (per-replica) batch, as Keras' reduction for the
+seed; under a tf.distribute strategy ConditionalGAN.update rescales it to the global batch.
 """
 
 import keras
@@ -24,7 +25,15 @@ from model_pkg import contract
 
 
 def _cross_entropy(labels, logits):
-    """Mean CE of int labels [B] against float logits [B, K] (Keras' reduction, as the seed)."""
+    """Mean CE of int labels [B] against float logits [B, K] (Keras' reduction, as the seed).
+
+    Under a tf.distribute strategy of several replicas Keras' loss would also divide by the
+    replica count, unlike the plain means below; there the plain batch mean is taken, so that
+    every loss here is a batch mean and ConditionalGAN.update scales each term alike.
+    """
+    if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True))
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits)
 
 

@@ -19,7 +19,7 @@ def _policy(config):
     return "mixed_bfloat16" if config.compute_dtype == "bfloat16" else "float32"
 
 
-def build_generator(config):
+def build_generator(config, synchronized_bn=False):
     """The conditional generator G(label, noise).
 
     Inputs:
@@ -28,7 +28,7 @@ def build_generator(config):
     Output:
       float32 [N, 28, 28, 1] in [-1, 1] (tanh); export maps it to [0, 1].
     Seed table: Dense 348,096; BN 12,544; ConvT 36,928; BN 256; ConvT 577
-    = 398,401 parameters.
+    = 398,401 parameters. ``synchronized_bn``: see _bn.
     """
     label = keras.Input(shape=(), dtype="int32", name=contract.LABEL_KEY)
     noise = keras.Input(shape=(contract.NOISE_DIM,), dtype="float32", name=contract.NOISE_KEY)
@@ -38,12 +38,12 @@ def build_generator(config):
     dt = _policy(config)
     x = layers.Concatenate(name="concat", dtype=dt)([one_hot, noise])
     x = layers.Dense(_SEED_GRID * _SEED_GRID * _SEED_FILTERS, name="dense", dtype=dt)(x)
-    x = _bn(config, "dense_bn")(x)
+    x = _bn(config, "dense_bn", synchronized_bn)(x)
     x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
     x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape", dtype=dt)(x)
     x = layers.UpSampling2D(2, name="up1", dtype=dt)(x)
     x = layers.Conv2DTranspose(_SEED_FILTERS, 3, padding="same", name="convt1", dtype=dt)(x)
-    x = _bn(config, "convt1_bn")(x)
+    x = _bn(config, "convt1_bn", synchronized_bn)(x)
     x = layers.LeakyReLU(config.leaky_slope, name="convt1_act", dtype=dt)(x)
     x = layers.UpSampling2D(2, name="up2", dtype=dt)(x)
     x = layers.Conv2DTranspose(contract.IMAGE_CHANNELS, 3, padding="same", name="convt2",
@@ -52,7 +52,7 @@ def build_generator(config):
     return keras.Model([label, noise], images, name="generator")
 
 
-def build_discriminator(config):
+def build_discriminator(config, synchronized_bn=False):
     """The discriminator, with the head ``config.objective`` asks for.
 
     Input:  image float32 [N, 28, 28, 1] in [-1, 1] (and, for "projection_hinge",
@@ -61,17 +61,18 @@ def build_discriminator(config):
             [N, 20] for "2k" (y: a real y, 10 + y: a generated y), or [N] scores for
             "projection_hinge" (> 0 reads as a real pair (x, y)).
     Seed table (k_plus_1): 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
+    ``synchronized_bn``: see _bn.
     """
     image = keras.Input(shape=contract.IMAGE_SHAPE, dtype="float32", name="image")
     x, dt = image, _policy(config)
     for i in (1, 2):
         x = layers.Conv2D(_SEED_FILTERS, 3, padding="same", name=f"conv{i}", dtype=dt)(x)
-        x = _bn(config, f"conv{i}_bn")(x)
+        x = _bn(config, f"conv{i}_bn", synchronized_bn)(x)
         x = layers.LeakyReLU(config.leaky_slope, name=f"conv{i}_act", dtype=dt)(x)
         x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=dt)(x)
     x = layers.Flatten(name="flatten", dtype=dt)(x)
     x = layers.Dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
-    x = _bn(config, "dense_bn")(x)
+    x = _bn(config, "dense_bn", synchronized_bn)(x)
     features = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
     if config.objective == "projection_hinge":
         return _projection_head(image, features)
@@ -93,9 +94,17 @@ def _projection_head(image, features):
     return keras.Model([image, label], score, name="discriminator")
 
 
-def _bn(config, name):
+def _bn(config, name, synchronized=False):
+    """BatchNorm with Keras' defaults. ``synchronized`` (only under a tf.distribute strategy
+    with more than one replica): the statistics are all-reduced over every replica, so each
+    BatchNorm normalises over the global batch as the seed's does on one device; per-replica
+    statistics would be a different model (a smaller, noisier batch) and would let the moving
+    averages drift apart per replica. The variables and their names are the same either way,
+    so checkpoints move between strategies. One device keeps the plain layer: its moments
+    are computed another way (E[x^2] - E[x]^2), which would change the seed's bits."""
     return layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
-                                     name=name, dtype=_policy(config))
+                                     synchronized=synchronized, name=name,
+                                     dtype=_policy(config))
 
 
 def parameter_table(model):

@@ -102,41 +102,53 @@ def write_sample_grid(generator, path):
     plots.save_grid(path, (images + 1.0) / 2.0, contract.NUM_CLASSES, _GRID_COLS)
 
 
-def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print):
+def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print,
+                       strategy="default"):
     """Trains (or resumes) ``config`` in ``workdir`` up to ``config.steps`` steps.
 
-    Returns a TrainResult. Raises ConfigMismatch if the workdir holds another
-    config, DataError if MNIST cannot be found.
+    ``strategy``: "default" (one device), "mirrored" or "multi-worker" (model_pkg/distribute.py;
+    only the chief writes into the workdir). Returns a TrainResult. Raises ConfigMismatch if
+    the workdir holds another config, DataError if MNIST cannot be found.
     """
-    from model_pkg import data  # deferred with TensorFlow: keeps the CLI's start fast
+    from model_pkg import data, distribute  # deferred with TensorFlow: a fast CLI start
 
-    with workdir_lock(workdir):
+    # First: a multi-worker strategy must exist before any other TensorFlow op runs.
+    tf_strategy = distribute.make_strategy(strategy)
+    chief = distribute.is_chief(tf_strategy)
+    with workdir_lock(workdir) if chief else contextlib.nullcontext():
         saved = load_saved_config(workdir)
         if saved is not None:
             check_compatible(saved, config, workdir)
-        atomic_write_json(os.path.join(workdir, "config.json"), config.to_dict())
+        if chief:
+            atomic_write_json(os.path.join(workdir, "config.json"), config.to_dict())
         mnist = data.load_mnist(data_path)
         log(f"data: {mnist.source} (sha256 {mnist.sha256})")
-        gan = build_gan(config)
+        gan = build_gan(config, tf_strategy)
         start, history = _restore_latest(gan, workdir, log)
-        loop = _Loop(config, workdir, gan, mnist, history)
+        distribute.check_same_step(tf_strategy, gan)
+        loop = _Loop(config, workdir, gan, mnist, history, tf_strategy, strategy)
         wall = loop.run(start, progress) if start < config.steps else 0.0
         if start >= config.steps:
             log(f"{workdir} is already at step {start} >= {config.steps}; nothing to train")
-        return _finish(config, workdir, gan, loop.history, start, wall)
+        return _finish(config, workdir, gan, loop.history, start, wall, chief)
 
 
-def build_gan(config):
-    """Seeds every RNG from config.seed and builds the compiled GAN."""
+def build_gan(config, strategy=None):
+    """Seeds every RNG from config.seed and builds the GAN (under ``strategy``'s scope, with
+    synchronized BatchNorm when it has several replicas; networks._bn says why)."""
     import keras
     import tensorflow as tf
 
+    from model_pkg import distribute
     from model_pkg.gan import ConditionalGAN
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    gan = ConditionalGAN(config)
-    return gan
+    if strategy is None:
+        return ConditionalGAN(config)
+    distribute.check_batch(config.batch_size, strategy.num_replicas_in_sync)
+    with strategy.scope():
+        return ConditionalGAN(config, synchronized_bn=strategy.num_replicas_in_sync > 1)
 
 
 def _restore_latest(gan, workdir, log):
@@ -154,28 +166,31 @@ def _restore_latest(gan, workdir, log):
 class _Loop:
     """The step loop: train, log, checkpoint, draw samples."""
 
-    def __init__(self, config, workdir, gan, mnist, history):
+    def __init__(self, config, workdir, gan, mnist, history, strategy=None, name="default"):
+        from model_pkg import distribute
+
         self.config, self.workdir, self.gan = config, workdir, gan
         self.mnist, self.history = mnist, history
+        self.strategy, self.strategy_name = strategy, name
+        self.chief, self.replicas = distribute.is_chief(strategy), distribute.replicas(strategy)
 
     def run(self, start, progress):
         """Trains steps start..config.steps-1; returns the loop's wall seconds."""
         import tensorflow as tf
         from tqdm import tqdm
 
-        from model_pkg.input_pipeline import image_spec, train_dataset
+        from model_pkg.distribute import run_step
 
         cfg = self.config
-        batches = iter(train_dataset(self.mnist.x_train, self.mnist.y_train,
-                                     cfg.batch_size, cfg.seed, start_step=start))
-        step_fn = tf.function(self.gan.train_step, reduce_retracing=True, input_signature=[
-            (image_spec(), tf.TensorSpec([None], tf.int32))])
-        writer = tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard"))
-        bar = tqdm(total=cfg.steps, initial=start, disable=not progress, unit="step",
-                   desc=f"train[{cfg.preset}]", mininterval=1.0, dynamic_ncols=True)
+        batches, step_fn = self._stepper(start)
+        writer = (tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard"))
+                  if self.chief else tf.summary.create_noop_writer())
+        bar = tqdm(total=cfg.steps, initial=start, disable=not (progress and self.chief),
+                   unit="step", desc=f"train[{cfg.preset}]", mininterval=1.0,
+                   dynamic_ncols=True)
         pending, began = [], time.perf_counter()
         for step in range(start + 1, cfg.steps + 1):
-            pending.append(step_fn(next(batches)))
+            pending.append(run_step(step_fn, next(batches), step, self._newest))
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
                 bar.set_postfix(self._log(step, pending, writer), refresh=False)
@@ -185,6 +200,26 @@ class _Loop:
         bar.close()
         writer.close()
         return wall
+
+    def _stepper(self, start):
+        """(batch iterator, step function): one device's, or the strategy's."""
+        import tensorflow as tf
+
+        from model_pkg import distribute
+        from model_pkg.input_pipeline import image_spec, train_dataset
+
+        cfg, x, y = self.config, self.mnist.x_train, self.mnist.y_train
+        if self.strategy is not None:
+            return (distribute.distributed_batches(self.strategy, x, y, cfg.batch_size,
+                                                   cfg.seed, start),
+                    distribute.step_function(self.strategy, self.gan))
+        batches = iter(train_dataset(x, y, cfg.batch_size, cfg.seed, start_step=start))
+        return batches, tf.function(self.gan.train_step, reduce_retracing=True, input_signature=[
+            (image_spec(), tf.TensorSpec([None], tf.int32))])
+
+    def _newest(self):
+        found = checkpoint.list_checkpoints(self.workdir)
+        return found[-1][0] if found else "none"
 
     def _log(self, step, pending, writer):
         import tensorflow as tf
@@ -200,27 +235,32 @@ class _Loop:
 
     def _periodic(self, step):
         cfg = self.config
+        if not self.chief:   # only the chief writes; the others step on (the collectives wait)
+            return
         if step % cfg.sample_every == 0:
             path = os.path.join(self.workdir, "samples", f"step-{step:08d}.png")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             write_sample_grid(self.gan.generator, path)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             meta = {"history": self.history, "data_source": self.mnist.source,
-                    "data_sha256": self.mnist.sha256}
+                    "data_sha256": self.mnist.sha256, "strategy": self.strategy_name,
+                    "replicas": self.replicas}
             checkpoint.save(self.workdir, step, self.gan.state_variables(), meta,
                             self.config.to_json())
             checkpoint.prune(self.workdir, cfg.keep_checkpoints)
 
 
-def _finish(config, workdir, gan, history, start, wall):
-    step = int(gan.step.numpy())
+def _finish(config, workdir, gan, history, start, wall, chief=True):
+    step, ran = int(gan.step.numpy()), int(gan.step.numpy()) - start
+    if not chief:   # a non-chief worker writes nothing into the workdir
+        return TrainResult(step, ran, round(wall, 3), round(ran / wall, 3) if wall > 0 else 0.0,
+                           memory.peak_rss_mib(), final_grid="", loss_curve="")
     grid = os.path.join(workdir, "samples", "final.png")
     os.makedirs(os.path.dirname(grid), exist_ok=True)
     write_sample_grid(gan.generator, grid)
     curve = os.path.join(workdir, "loss_curve.png")
     if history:
         plots.save_loss_curve(curve, history, f"{config.preset} preset, batch {config.batch_size}")
-    ran = step - start
     result = TrainResult(
         step=step, steps_run=ran, wall_seconds=round(wall, 3),
         steps_per_second=round(ran / wall, 3) if wall > 0 else 0.0,

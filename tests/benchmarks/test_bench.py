@@ -22,6 +22,8 @@ def test_quick_bench_writes_both_reports(tmp_path):
     assert saved["training_run"]["peak_rss_mib"] > 100
     assert saved["client_batch1024_peak_rss_mib"] > 50
     assert [t["preset"] for t in saved["training"]] == ["seed", "default"]
+    assert [(r["replicas"], len(r["devices"])) for r in saved["distributed"]] == [(1, 1), (2, 2)]
+    assert all(r["steps_per_s"] > 0 for r in saved["distributed"])
     serving = saved["serving_batching"]
     assert set(serving) == {"no batching", "in-graph batching"}
     for per_callers in serving.values():
@@ -31,6 +33,7 @@ def test_quick_bench_writes_both_reports(tmp_path):
     text = out_md.read_text()
     assert "| onnx_cpu | 8 |" in text and "## Targets" in text and "sgemm" in text
     assert "## Serving: concurrent batch-1 callers" in text and "| 8 |" in text
+    assert "## Training on 1 and 2 tf.distribute replicas" in text
 
 
 def test_bench_refuses_runtimes_that_disagree():

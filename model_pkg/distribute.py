@@ -1,0 +1,185 @@
+"""Training on several devices or machines with TensorFlow's own engine, tf.distribute.
+
+``model-pkg train --strategy``:
+  default       no strategy: the one-device step in model_pkg/gan.py, bit for bit as before.
+  mirrored      tf.distribute.MirroredStrategy over this machine's GPUs (its logical CPUs when
+                it has none: tests split one CPU into two).
+  multi-worker  tf.distribute.MultiWorkerMirroredStrategy over the cluster in $TF_CONFIG.
+
+The loop drives the step itself with ``strategy.run`` and reduces with ``axis=None``, as
+TensorFlow's "custom training loop with MultiWorkerMirroredStrategy" tutorial does: Keras 3's
+``fit()`` does not work with MultiWorkerMirroredStrategy (keras-team/keras#20585,
+tensorflow/tensorflow#72388; tests/model_pkg/distributed/test_multi_worker.py keeps a
+strict xfail on it), and ``keras.distribution`` is JAX-only in practice.
+
+What keeps the one-device promises (docs/distributed.md has the whole story):
+  - The config's batch_size is the global batch; each replica gets an equal slice of every
+    global batch (rows by global replica id) and draws its slice of the global batch's
+    noise (ConditionalGAN.sample_inputs), so replicas see different digits and noise, and
+    together exactly what one device sees at that batch.
+  - Every loss is scaled to the global batch (ConditionalGAN.update); BatchNorm statistics are
+    all-reduced over the replicas (networks._bn); the losses are checked finite every step.
+  - Only the chief writes into the workdir (checkpoints stay atomic and verified); every
+    worker resumes from the same newest checkpoint, whatever the worker count before.
+"""
+
+import json
+import os
+import re
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+# How long one collective may wait for a peer. A dead peer is found sooner, by the
+# coordination service's heartbeats (about 10 s); this bounds a peer that hangs, and must
+# exceed the chief's pauses for a checkpoint or a sample grid, during which the others wait.
+COLLECTIVE_TIMEOUT_S = 300.0
+_PEER = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+class PeerLost(RuntimeError):
+    """A worker of a multi-worker run died or stopped answering."""
+
+
+class NonFiniteLoss(RuntimeError):
+    """A loss came out NaN or Inf: the step was stopped before it changed any weight."""
+
+
+def make_strategy(name):
+    """The tf.distribute strategy ``name`` means, or None for "default" (one device).
+
+    Multi-worker must be created before any other TensorFlow op of the process (its
+    collectives are configured at start-up), so train_and_evaluate calls this first.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"--strategy {name!r}: must be one of {STRATEGIES}")
+    if name == "default":
+        return None
+    import tensorflow as tf
+
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    _check_tf_config()
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=COLLECTIVE_TIMEOUT_S)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def _check_tf_config():
+    """Raises naming what is missing when $TF_CONFIG cannot describe this task's cluster."""
+    try:
+        spec = json.loads(os.environ["TF_CONFIG"])
+        if spec["task"]["type"] not in spec["cluster"] or int(spec["task"]["index"]) < 0:
+            raise ValueError(f"task {spec['task']} is not in the cluster {spec['cluster']}")
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError("--strategy multi-worker needs $TF_CONFIG as JSON with 'cluster' and "
+                         "'task' (type and index), e.g. {\"cluster\": {\"worker\": [\"host0:"
+                         "2222\", \"host1:2222\"]}, \"task\": {\"type\": \"worker\", \"index\""
+                         f": 0}} (docs/distributed.md); {type(err).__name__}: {err}") from None
+
+
+def replicas(strategy):
+    return 1 if strategy is None else strategy.num_replicas_in_sync
+
+
+def is_chief(strategy):
+    """Whether this process writes the workdir: one device, mirrored (one process), the
+    'chief' task, or worker 0 of a cluster without a chief (TensorFlow's convention)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return (resolver.task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def check_batch(batch_size, count):
+    """Refuses a global batch that does not split equally over ``count`` replicas."""
+    if batch_size % count:
+        raise ValueError(f"batch_size={batch_size} (the global batch) does not split over "
+                         f"{count} replicas; use a multiple of {count}")
+
+
+def distributed_batches(strategy, x_train, y_train, batch_size, seed, start_step):
+    """An iterator of per-replica batches: replica r of every global batch gets rows
+    [r * B/R, (r + 1) * B/R) of the one-device batch (model_pkg/input_pipeline.py).
+
+    Each worker's pipeline reads only its own replicas' rows (an explicit shard by input
+    context: the workers read different digits, the same order as one device).
+    """
+    from model_pkg.input_pipeline import train_dataset
+
+    count = strategy.num_replicas_in_sync
+    check_batch(batch_size, count)
+
+    def dataset_fn(context):
+        local = count // context.num_input_pipelines
+        rows = (context.input_pipeline_id * local, local, count)
+        return train_dataset(x_train, y_train, batch_size, seed, start_step, replica_rows=rows)
+
+    return iter(strategy.distribute_datasets_from_function(dataset_fn))
+
+
+def step_function(strategy, gan):
+    """tf.function: one distributed step (ConditionalGAN.update on every replica), the
+    metrics reduced over the replicas, then the step counter (cross-replica) incremented."""
+    import tensorflow as tf
+
+    count = strategy.num_replicas_in_sync
+
+    @tf.function
+    def step(batch):
+        per_replica = strategy.run(gan.update, args=(batch,), kwargs={"replicas": count})
+        # d_loss/g_loss are already global sums (equal on every replica); the shares are
+        # per replica over equal batches, so their mean is the global share.
+        metrics = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                   for k, v in per_replica.items()}
+        gan.step.assign_add(1)
+        return metrics
+
+    return step
+
+
+def check_same_step(strategy, gan):
+    """Raises unless every worker restored the same step (a workdir that is not shared
+    storage would let them resume from different checkpoints)."""
+    if strategy is None:
+        return
+    import tensorflow as tf
+
+    def moments():
+        step = tf.cast(gan.step, tf.float64)
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce("MEAN", step), ctx.all_reduce("MEAN", step * step)
+
+    @tf.function
+    def spread():
+        return [strategy.reduce("MEAN", v, axis=None) for v in strategy.run(moments)]
+
+    mean, square = spread()
+    if float(square) - float(mean) ** 2 > 1e-6:
+        raise RuntimeError(f"the workers resumed from different steps (mean {float(mean)}, this "
+                           f"one {int(gan.step.numpy())}): every worker must see the same "
+                           "workdir (shared storage)")
+
+
+def run_step(step_fn, batch, step, newest_checkpoint):
+    """step_fn(batch), with TensorFlow's errors for a lost peer or a NaN loss made plain."""
+    import tensorflow as tf
+
+    try:
+        return step_fn(batch)
+    except tf.errors.InvalidArgumentError as err:
+        found = re.search(r"non-finite (\w+)", str(err))
+        if not found:
+            raise
+        raise NonFiniteLoss(f"step {step}: {found.group(1)} is NaN or Inf; stopped before "
+                            "applying it (no weight changed). The newest checkpoint is step "
+                            f"{newest_checkpoint()}.") from err
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.AbortedError, tf.errors.CancelledError) as err:
+        peers = sorted({f"{job} {task}" for job, task in _PEER.findall(str(err))})
+        raise PeerLost(f"step {step}: lost contact with {', '.join(peers) or 'a peer'} of the "
+                       f"multi-worker run ({type(err).__name__}). Restart every worker with the "
+                       "same command: they resume from the newest checkpoint (step "
+                       f"{newest_checkpoint()}).") from err
