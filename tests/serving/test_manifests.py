@@ -10,15 +10,14 @@ manifests kept in step with docker-compose.yml and serving/config/.
 
 import copy
 import glob
-import gzip
-import hashlib
 import os
-import re
 import subprocess
 import sys
 
 import pytest
 import yaml
+
+from tests.crd import crd_schema, schema_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 K8S = sorted(glob.glob(os.path.join(ROOT, "deploy", "k8s", "*.yaml")))
@@ -66,47 +65,21 @@ def test_the_strict_check_fails_on_typos_and_unknown_kinds():
     assert k8s_problems(isvc, K8S_VERSIONS[-1])[0].startswith("no schema")
 
 
-def _strict(schema):
-    """kubectl --validate=strict: unknown fields fail where the CRD lists the fields."""
-    if isinstance(schema, dict):
-        schema = {k: _strict(v) for k, v in schema.items()}
-        if ("properties" in schema and "additionalProperties" not in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")):
-            schema["additionalProperties"] = False
-    elif isinstance(schema, list):
-        schema = [_strict(item) for item in schema]
-    return schema
-
-
 @pytest.fixture(scope="module")
 def isvc_schema():
-    raw = gzip.open(os.path.join(KSERVE, "crd", "serving.kserve.io_inferenceservices.yaml.gz"))
-    raw = raw.read()
-    source = open(os.path.join(KSERVE, "crd", "SOURCE.md")).read()
-    wanted = re.search(r"sha256 of the YAML \| `([0-9a-f]{64})`", source)[1]
-    assert hashlib.sha256(raw).hexdigest() == wanted, "the vendored CRD differs from SOURCE.md"
-    crd = yaml.safe_load(raw)
-    assert crd["spec"]["names"]["kind"] == "InferenceService"
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
-    return _strict(version["schema"]["openAPIV3Schema"])
-
-
-def _isvc_errors(schema, resource):
-    import jsonschema
-
-    return [f"{'.'.join(map(str, e.path))}: {e.message}"
-            for e in jsonschema.Draft7Validator(schema).iter_errors(resource)]
+    return crd_schema(os.path.join(KSERVE, "crd"), "serving.kserve.io_inferenceservices.yaml.gz",
+                      "InferenceService", "v1beta1")
 
 
 def test_the_inferenceservice_validates_against_kserves_crd(isvc_schema):
     isvc = _documents(os.path.join(KSERVE, "inferenceservice.yaml"))[0]
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
     assert isvc["metadata"]["name"] == "cgan"   # --model_name: REST stays /v1/models/cgan
-    assert _isvc_errors(isvc_schema, isvc) == []
+    assert schema_errors(isvc_schema, isvc) == []
     bad = copy.deepcopy(isvc)
     bad["spec"]["predictor"]["model"]["storageUrl"] = "typo"
     bad["spec"]["predictor"]["minReplicas"] = "three"
-    assert len(_isvc_errors(isvc_schema, bad)) == 2
+    assert len(schema_errors(isvc_schema, bad)) == 2
 
 
 @pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.tls.yml"])

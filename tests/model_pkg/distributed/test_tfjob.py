@@ -1,16 +1,18 @@
 """deploy/tfjob/tfjob.yaml: a TFJob whose command is a valid multi-worker `model-pkg train`.
 
-The manifest was validated against the training operator's published TFJob CRD schema when
-it was written (docs/distributed.md); that CRD is not vendored (no PyPI or npm package
-carries it), so this test checks what the package itself decides: the command line, the
-container the operator looks for, its port, and the shared workdir.
+Checked offline: against the training operator's own TFJob CRD schema (v1.9.0, vendored in
+deploy/tfjob/crd/ with its source), unknown fields refused; and what the package itself
+decides: the command line, the container the operator looks for, its port, and the shared
+workdir.
 """
 
+import copy
 import os
 
 import yaml
 
 from model_pkg.cli import build_parser
+from tests.crd import crd_schema, schema_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -38,3 +40,14 @@ def test_the_tfjob_runs_a_valid_multi_worker_train_on_a_shared_workdir():
     assert args.workdir.startswith(mounts["workdir"] + "/")
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "persistentVolumeClaim" in volumes["workdir"]   # one volume every worker mounts
+
+
+def test_the_tfjob_validates_against_the_operators_crd():
+    schema = crd_schema(os.path.join(ROOT, "deploy", "tfjob", "crd"), "kubeflow.org_tfjobs.yaml.gz",
+                        "TFJob", "v1")
+    job = _job()
+    assert schema_errors(schema, job) == []
+    bad = copy.deepcopy(job)
+    bad["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] = "two"
+    bad["spec"]["runPolicy"]["cleanupPolicy"] = "None"   # a typo of cleanPodPolicy
+    assert len(schema_errors(schema, bad)) == 2
