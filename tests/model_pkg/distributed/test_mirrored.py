@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
+from model_pkg import checkpoint, distribute, losses, train
 from model_pkg import config as config_lib
-from model_pkg import distribute, losses, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -84,6 +84,19 @@ def test_a_mirrored_checkpoint_exports_and_passes_parity(runs, tmp_path):
                                   quality=False)
     manifest = verify_version(version)
     assert manifest["parity"]["passed"] and manifest["training"]["step"] == CONFIG.steps
+
+
+@pytest.mark.parametrize("objective", ["projection_hinge", "2k"])
+def test_the_default_preset_in_bfloat16_trains_on_two_replicas(objective, tmp_path):
+    """The default preset's bfloat16 and its objectives (projection's Embedding gradient is
+    sparse) under MirroredStrategy: 2 steps, finite losses, a chief's checkpoint of 2 replicas."""
+    config = dataclasses.replace(config_lib.DEFAULT, objective=objective, batch_size=8,
+                                 steps=2, checkpoint_every=2, log_every=1, sample_every=2)
+    out = run_worker("train-2cpu", str(tmp_path), config.to_json(), "mirrored")
+    assert out["step"] == 2
+    _, _, meta = checkpoint.latest_valid(str(tmp_path))
+    assert meta["replicas"] == 2 and len(meta["history"]) == 2
+    assert np.isfinite([[h["d_loss"], h["g_loss"]] for h in meta["history"]]).all()
 
 
 def test_a_global_batch_that_does_not_split_is_refused():

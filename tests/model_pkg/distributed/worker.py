@@ -3,6 +3,7 @@ fixed when it starts, so every scenario runs in a fresh process).
 
     python -m tests.model_pkg.distributed.worker mirrored CONFIG_JSON ROOT       # 2 logical CPUs
     python -m tests.model_pkg.distributed.worker train WORKDIR CONFIG_JSON STRATEGY
+    python -m tests.model_pkg.distributed.worker train-2cpu WORKDIR CONFIG_JSON mirrored
     python -m tests.model_pkg.distributed.worker fit           # Keras fit(), $TF_CONFIG
 
 Each prints one JSON line last.
@@ -134,6 +135,9 @@ def main(argv):
     if command == "mirrored":
         result = mirrored(*args)
     elif command == "train":
+        result = train(*args)
+    elif command == "train-2cpu":   # mirrored over 2 logical CPUs
+        split_cpu()
         result = train(*args)
     else:
         result = fit()
