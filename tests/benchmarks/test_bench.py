@@ -49,3 +49,14 @@ def test_stats_percentiles():
     stats = inference._stats([0.001] * 98 + [0.1, 0.1], batch=10)
     assert stats["p99_ms"] == 100.0
     assert report.TARGETS["onnx_cpu_p50_ms_b1"] == 0.2
+
+
+def test_preset_time_compares_full_runs_with_the_seeds():
+    from model_pkg.benchmarks import preset_time
+    from model_pkg.config import DEFAULT, SEED
+
+    out = preset_time.measure({"seed": SEED, "default": DEFAULT}, rounds=2, steps=2)
+    assert out["seed"]["full_run_over_seed"] == 1.0
+    assert len(out["default"]["steps_per_s"]) == 2 and out["default"]["steps"] == DEFAULT.steps
+    assert out["default"]["full_run_over_seed"] > 0
+    assert {"seed", "default"} < set(preset_time.candidates())
