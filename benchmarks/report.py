@@ -6,6 +6,8 @@ TARGETS = {
     "onnx_cpu_over_savedmodel_b256": 1.5,   # ONNX Runtime CPU vs TensorFlow, batch 256
     "onnx_cpu_share_of_sgemm_b256": 0.60,   # of the machine's float32 matmul peak
     "onnx_cpu_p50_ms_b1": 0.2,              # at or under
+    "onnx_cpu_over_openvino_f32_b256": 1.0,  # the peer a CPU user would pick, same file
+    "onnx_cpu_over_openvino_f32_b1": 1.0,
     "training_over_reference": 1.5,         # package steps/s vs the plain loop, batch 64
 }
 
@@ -20,6 +22,11 @@ def ratios(results):
         "onnx_cpu_over_savedmodel_b256": _ratio(inf, "onnx_cpu", "savedmodel_tf", big),
         "onnx_cpu_over_tf2onnx_b256": _ratio(inf, "onnx_cpu", "onnx_cpu_tf2onnx", big),
         "onnx_cpu_share_of_sgemm_b256": round(inf["onnx_cpu"][big]["gflops"] / peak, 3),
+        "onnx_cpu_executed_share_of_sgemm_b256":
+            round(inf["onnx_cpu"][big]["executed_gflops"] / peak, 3),
+        "onnx_cpu_over_openvino_f32_b256": _ratio(inf, "onnx_cpu", "openvino_f32", big),
+        "onnx_cpu_over_openvino_f32_b1": _ratio(inf, "onnx_cpu", "openvino_f32", 1),
+        "onnx_cpu_over_openvino_default_b256": _ratio(inf, "onnx_cpu", "openvino_default", big),
         "onnx_cpu_p50_ms_b1": inf["onnx_cpu"][1]["p50_ms"],
         "training_over_reference": {t["preset"]: t["ratio_package_over_reference"]
                                     for t in results["training"]},
@@ -44,26 +51,24 @@ def markdown(results):
              f"One run of `{results['command']}` on {m['cpu']} ({m['cores']} cores), "
              f"CUDA usable: {m['cuda_usable']}. sgemm peak (2048x2048 float32): "
              + ", ".join(f"{k} {v} GFLOP/s" for k, v in results["sgemm_gflops"].items())
-             + ". Rates count the seed generator's nominal 16.04 MFLOP per image for every "
-             "runtime, "
-             "as the targets do; the rewritten ONNX graph really performs 3,976,448 multiply-adds "
-             "per image (noise Gemm 313,600; four 2x2 phase convs 3,211,264; last conv 451,584), "
-             "49.6% of the nominal 8,021,888, so its share of the hardware's peak is about half "
-             "the column below. Runtimes were interleaved in one process.",
+             + f". {_work_sentence(results)} Runtimes were interleaved in one process.",
              "", "## Inference", "",
              "Runtimes: `keras` = the Keras generator called eagerly; `savedmodel_tf` = the "
              "SavedModel's `serving_default` via `tf.saved_model.load` (in-graph checks included); "
              "`onnx_cpu` = the published `model.onnx` (rewritten, export/onnx_graph.py) in ONNX "
              "Runtime with default session options; `onnx_client` = the same through `OnnxClient` "
              "(manifest-verified, input validation included); `onnx_cpu_tf2onnx` = a straight "
-             "tf2onnx export of the same weights, the baseline the rewrites are measured against.",
+             "tf2onnx export of the same weights, the baseline the rewrites are measured against; "
+             f"{_peer_sentence(results.get('peers', {}))}",
              "",
-             "| runtime | batch | images/s | p50 ms | p99 ms | GFLOP/s | share of sgemm peak |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| runtime | batch | images/s | p50 ms | p99 ms | GFLOP/s nominal | share of peak, "
+             "nominal | share of peak, executed | max diff from onnx_cpu |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, per in results["inference"].items():
         for batch, s in per.items():
             lines.append(f"| {name} | {batch} | {s['images_per_s']:,.0f} | {s['p50_ms']:.3f} | "
-                         f"{s['p99_ms']:.3f} | {s['gflops']:.1f} | {s['gflops'] / peak:.0%} |")
+                         f"{s['p99_ms']:.3f} | {s['gflops']:.1f} | {s['gflops'] / peak:.0%} | "
+                         f"{s['executed_gflops'] / peak:.0%} | {s['max_abs_diff']:.1e} |")
     lines += _target_lines(results["ratios"])
     lines += _serving_lines(results.get("serving_batching"))
     lines += ["", "## Training (batch 64, steps/s per round, interleaved)", "",
@@ -84,6 +89,29 @@ def markdown(results):
               f"{json.dumps(results['onnx_session_start_ms'])}",
               "", "## Raw results", "", "```json", json.dumps(results, indent=1), "```", ""]
     return "\n".join(lines)
+
+
+def _work_sentence(results):
+    """What the GFLOP/s columns count: the nominal work, and what each graph executes."""
+    executed = sorted({s["executed_macs_per_image"] for per in results["inference"].values()
+                       for s in per.values()})
+    return ("GFLOP/s count the seed generator's nominal 8,021,888 multiply-adds (16.04 MFLOP) "
+            "per image for every runtime, as the targets do; the executed share counts what "
+            "each graph really does: " + ", ".join(f"{m:,}" for m in executed)
+            + " multiply-adds per image (the rewritten ONNX graph skips the zero taps of the "
+            "upsampled convolutions; export/onnx_graph.py).")
+
+
+def _peer_sentence(peers):
+    """The OpenVINO rows, or why there are none (benchmarks/peers.py)."""
+    if "openvino_precision" not in peers:
+        return f"OpenVINO: {peers.get('openvino', 'not measured')}."
+    precision = peers["openvino_precision"]
+    return (f"`openvino_f32` / `openvino_default` = the same model.onnx in OpenVINO "
+            f"{peers['openvino']} (CPU plugin, PERFORMANCE_HINT=LATENCY), with "
+            f"INFERENCE_PRECISION_HINT=f32 ({precision['openvino_f32']}) and with its default "
+            f"precision on this CPU ({precision['openvino_default']}; its difference is "
+            "recorded, not checked).")
 
 
 def _serving_lines(rows):
@@ -127,7 +155,9 @@ def _target_lines(r):
     lines = ["", "## Targets", "", "| measure | target | this run |", "| --- | ---: | ---: |"]
     for key, target in TARGETS.items():
         value = r[key]
-        if isinstance(value, dict):
+        if value is None:
+            value = "n/a (runtime not installed)"
+        elif isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items())
         lines.append(f"| {key} | {'<=' if key.endswith('_ms_b1') else '>='} {target} | {value} |")
     return lines

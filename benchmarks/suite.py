@@ -3,7 +3,8 @@
 One process run, in this order: machine facts; the sgemm peak; a short real
 training run in a subprocess (its peak memory) whose checkpoint is exported
 (export time; also a straight tf2onnx export, the speed baseline); ONNX Runtime
-session start; interleaved inference of every runtime at batch 1/64/256/1024;
+session start; interleaved inference of every runtime at batch 1/64/256/1024 (OpenVINO
+too when installed, benchmarks/peers.py);
 a client generating batch 1024 in a subprocess (its peak memory); training
 steps/s of the seed and default presets against the plain reference loop; training steps/s
 at 1 and 2 tf.distribute replicas (distributed_speed.py).
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from model_pkg.benchmarks import distributed_speed, inference, report, serving_batching
+from model_pkg.benchmarks import distributed_speed, inference, peers, report, serving_batching
 from model_pkg.benchmarks.train_speed import measure_training
 
 
@@ -132,8 +133,10 @@ def run(train_steps=60, train_bench_steps=100, seconds_per_cell=1.5, batches=inf
             "tf2onnx": session_start_ms(straight)}
         log("inference, runtimes interleaved ...")
         cuda = results["machine"]["cuda_usable"] = cuda_usable(straight)
-        calls = inference.runtime_calls(version_dir, generator, straight, cuda=cuda)
-        results["inference"] = inference.measure(calls, batches, seconds_per_cell)
+        calls, macs, results["peers"] = inference.runtime_calls(version_dir, generator,
+                                                                straight, cuda=cuda)
+        results["inference"] = inference.measure(calls, batches, seconds_per_cell, macs=macs,
+                                                 loose=peers.LOOSE)
         results["client_batch1024_peak_rss_mib"] = client_peak_rss(version_dir)
         log("serving: concurrent batch-1 callers, in-graph batching vs none ...")
         results["serving_batching"] = serving_batching.run(

@@ -62,6 +62,34 @@ def test_upsample_then_conv_is_a_low_res_conv_and_depth_to_space():
     np.testing.assert_allclose(got, expected, rtol=0, atol=REWRITE_ATOL)
 
 
+def _conv_oihw(x, kernel, pads):
+    """ONNX Conv (OIHW kernel, pads [top, left, bottom, right]) in TensorFlow's NHWC."""
+    top, left, bottom, right = pads
+    return tf.nn.conv2d(x, np.transpose(kernel, (2, 3, 1, 0)).astype(np.float32), 1,
+                        [[0, 0], [top, bottom], [left, right], [0, 0]])
+
+
+def test_last_conv_reads_the_phase_maps_without_assembling_them():
+    phases = RNG.standard_normal((4, 2, 7, 6, 5)).astype(np.float32)   # phase 2a + b, NHWC
+    weight = RNG.standard_normal((4, 5, 3, 3))                         # OIHW, 4 output phases
+    bias = RNG.standard_normal(4)
+    assembled = tf.nn.depth_to_space(tf.concat(list(phases), axis=-1), 2)
+    expected = tf.nn.depth_to_space(
+        _conv_oihw(assembled, weight, [1, 1, 1, 1]) + bias.astype(np.float32), 2).numpy()
+    kernels, merged_bias = onnx_graph.last_conv_on_phases(weight, bias)
+    summed = sum(_conv_oihw(p, k, pads) for p, (k, pads) in zip(phases, kernels))
+    got = tf.nn.depth_to_space(summed + merged_bias.astype(np.float32), 4).numpy()
+    assert got.shape == expected.shape == (2, 28, 24, 1)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=REWRITE_ATOL)
+
+
+def test_last_conv_keeps_each_input_phase_2x2_window():
+    kernels, _ = onnx_graph.last_conv_on_phases(RNG.standard_normal((4, 3, 3, 3)), np.zeros(4))
+    assert [pads for _, pads in kernels] == [[0, 0, 1, 1], [0, 1, 1, 0], [1, 0, 0, 1],
+                                             [1, 1, 0, 0]]
+    assert all(k.shape == (16, 3, 2, 2) for k, _ in kernels)
+
+
 def test_tanh_rescaled_is_sigmoid_of_twice():
     z = np.linspace(-12, 12, 10_001, dtype=np.float32)
     np.testing.assert_allclose(tf.sigmoid(2 * z).numpy(), (np.tanh(z) + 1) / 2, rtol=0,
@@ -114,8 +142,10 @@ def test_rewritten_graph_has_only_fast_ops_and_ort_fuses_them(sessions, tmp_path
     ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
     assert "ConvTranspose" not in ops and "Tile" not in ops and "OneHot" not in ops
-    # LeakyRelu and Sigmoid are fused into the convolutions (FusedConv or NCHWc Conv).
-    assert "LeakyRelu" not in ops and "Sigmoid" not in ops, ops
+    # LeakyRelu is fused into the convolutions (NCHWc Conv) and the Gemm; no 64-channel
+    # map is concatenated or reshuffled (rewrite 7): one DepthToSpace, on the 16-channel ink.
+    assert "LeakyRelu" not in ops and "Concat" not in ops, ops
+    assert ops.count("DepthToSpace") == 1, ops
 
 
 def test_other_architectures_are_refused():
