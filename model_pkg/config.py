@@ -32,7 +32,7 @@ class TrainConfig:
     #                                 "k_plus_1", "2k" or "projection_hinge"
     fused_batchnorm: bool = False   # training-mode BatchNorm as one fused op (fast_layers.py):
     #                                 same function, other rounding, so off for the seed's bits
-    phase_upsampling: bool = False  # G's UpSampling2D + Conv2DTranspose pairs as low-resolution
+    phase_upsampling: bool = False  # G's last UpSampling2D + Conv2DTranspose as low-resolution
     #                                 phase convolutions (fast_layers.py): likewise
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
@@ -142,15 +142,15 @@ SEED = TrainConfig(preset="seed")
 # The package default: the seed's networks, a projection discriminator with the
 # hinge loss (the K+1 loss pulls every digit towards its most typical form: its
 # digits were 5x more certain to the evaluator than real ones), trained in
-# bfloat16 (1.24x faster, same quality) with fused training-mode BatchNorm (the
-# same function in one op instead of ~20: 1.27x -> 1.94x the seed's loop, docs/speed.md),
-# with a slower discriminator and a 4x faster generator, for 12,000 steps.
+# bfloat16 (1.24x faster, same quality), with fused training-mode BatchNorm and G's
+# output conv as phase convolutions (the same functions, faster: 1.27x -> 2.1x the seed's
+# loop, docs/speed.md), a slower discriminator and a 4x faster generator, 12,000 steps.
 # docs/quality.md has every candidate measured; EMA, TTUR, minibatch stddev,
 # feature matching, mode seeking, spectral or no normalisation in D did not
 # beat it and were removed (RETIRED above).
 DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
                       g_learning_rate=8e-4, steps=12_000, objective="projection_hinge",
-                      fused_batchnorm=True)
+                      fused_batchnorm=True, phase_upsampling=True)
 
 PRESETS = {"seed": SEED, "default": DEFAULT}
 

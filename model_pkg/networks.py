@@ -51,10 +51,14 @@ def build_generator(config, synchronized_bn=False):
 
 
 def _upsampled_conv(config, filters, i):
-    """Layers up{i} (nearest x2) and convt{i} (3x3, 'same') as one callable; with
-    ``config.phase_upsampling`` one layer, convt{i}, computes both (same variables)."""
+    """Layers up{i} (nearest x2) and convt{i} (3x3, 'same') as one callable.
+
+    ``config.phase_upsampling``: for the output layer (64 -> 1 channel) one layer, convt{i},
+    computes both (same variables). oneDNN's transposed conv with one output channel is
+    its slow path (as long as the 64-channel convt1 here); convt1 stays Keras': its
+    phase form measured slower than oneDNN's own transposed conv (docs/speed.md)."""
     dt = _policy(config)
-    if config.phase_upsampling:
+    if config.phase_upsampling and filters == contract.IMAGE_CHANNELS:
         return UpsampledConv2DTranspose(filters, 3, name=f"convt{i}", dtype=dt)
     up = layers.UpSampling2D(2, name=f"up{i}", dtype=dt)
     conv = layers.Conv2DTranspose(filters, 3, padding="same", name=f"convt{i}", dtype=dt)

@@ -92,8 +92,14 @@ def test_fast_layers_keep_the_seed_networks_variables():
         assert [v.path for v in plain.weights] == [v.path for v in quick.weights]
 
 
-def test_the_seed_uses_keras_layers_and_the_default_the_fused_batchnorm():
-    seed = networks.build_discriminator(config_lib.SEED)
-    default = networks.build_discriminator(config_lib.DEFAULT)
-    assert not any(isinstance(layer, FusedBatchNormalization) for layer in seed.layers)
-    assert isinstance(default.get_layer("conv1_bn"), FusedBatchNormalization)
+def test_the_seed_uses_keras_layers_and_the_default_the_fast_ones():
+    fast = (FusedBatchNormalization, UpsampledConv2DTranspose)
+    for build in (networks.build_generator, networks.build_discriminator):
+        assert not any(isinstance(layer, fast) for layer in build(config_lib.SEED).layers)
+    assert isinstance(networks.build_discriminator(config_lib.DEFAULT).get_layer("conv1_bn"),
+                      FusedBatchNormalization)
+    generator = networks.build_generator(config_lib.DEFAULT)
+    # Only the 1-channel output conv is phased: the 64-channel one is faster as it is.
+    assert isinstance(generator.get_layer("convt2"), UpsampledConv2DTranspose)
+    assert type(generator.get_layer("convt1")) is keras.layers.Conv2DTranspose
+    assert "up1" in [layer.name for layer in generator.layers]
