@@ -1,7 +1,8 @@
 """Training-speed versions of Keras layers: the same variables, names and function.
 
-Used by presets with ``config.fused_layers`` (model_pkg/networks.py); the seed keeps
-the plain Keras layers, whose exact rounding its bit-identical runs depend on.
+Used by presets with ``config.fused_batchnorm`` or ``config.phase_upsampling``
+(model_pkg/networks.py); the seed keeps the plain Keras layers, whose exact rounding its
+bit-identical runs depend on.
 """
 
 import keras
