@@ -21,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def reference_step_fn(config):
     """A plain seed-faithful step over fresh Keras models (no package machinery).
 
-    Always float32 and the K+1 objective, whatever ``config`` says: the baseline is
-    the seed's loop as written.
+    Always float32, the K+1 objective and Keras' own layers, whatever ``config`` says:
+    the baseline is the seed's loop as written.
     """
     import dataclasses
 
@@ -31,7 +31,8 @@ def reference_step_fn(config):
 
     from model_pkg import networks
 
-    config = dataclasses.replace(config, compute_dtype="float32", objective="k_plus_1")
+    config = dataclasses.replace(config, compute_dtype="float32", objective="k_plus_1",
+                                 fused_batchnorm=False, phase_upsampling=False)
     gen, disc = networks.build_generator(config), networks.build_discriminator(config)
     g_opt = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.adam_beta1)
     d_opt = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.adam_beta1)

@@ -30,6 +30,10 @@ class TrainConfig:
     #                                 export always rebuilds G in float32
     objective: str = "k_plus_1"     # D's head and the losses (model_pkg/losses.py): the seed's
     #                                 "k_plus_1", "2k" or "projection_hinge"
+    fused_batchnorm: bool = False   # training-mode BatchNorm as one fused op (fast_layers.py):
+    #                                 same function, other rounding, so off for the seed's bits
+    phase_upsampling: bool = False  # G's last UpSampling2D + Conv2DTranspose as low-resolution
+    #                                 phase convolutions (fast_layers.py): likewise
     # --- reproducibility --------------------------------------------------
     seed: int = 0                   # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
@@ -96,6 +100,7 @@ _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
 _OBJECTIVES = ("k_plus_1", "2k", "projection_hinge")
+_BOOLS = ("fused_batchnorm", "phase_upsampling")
 
 
 def _validate(cfg):
@@ -118,6 +123,9 @@ def _validate(cfg):
             fail(name, "must be a number in [0, 1)")
     if not isinstance(cfg.leaky_slope, (int, float)) or not 0 <= cfg.leaky_slope < 1:
         fail("leaky_slope", "must be a number in [0, 1)")
+    for name in _BOOLS:
+        if not isinstance(getattr(cfg, name), bool):
+            fail(name, "must be true or false")
     if cfg.compute_dtype not in _COMPUTE_DTYPES:
         fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
     if cfg.objective not in _OBJECTIVES:
@@ -134,13 +142,15 @@ SEED = TrainConfig(preset="seed")
 # The package default: the seed's networks, a projection discriminator with the
 # hinge loss (the K+1 loss pulls every digit towards its most typical form: its
 # digits were 5x more certain to the evaluator than real ones), trained in
-# bfloat16 (1.24x faster, same quality), with a slower discriminator and a 4x
-# faster generator, for 12,000 steps (the seed's training time here).
+# bfloat16 (1.24x faster, same quality), with fused training-mode BatchNorm and G's
+# output conv as phase convolutions (the same functions, faster: 1.27x -> 2.1x the seed's
+# loop, docs/speed.md), a slower discriminator and a 4x faster generator, 12,000 steps.
 # docs/quality.md has every candidate measured; EMA, TTUR, minibatch stddev,
 # feature matching, mode seeking, spectral or no normalisation in D did not
 # beat it and were removed (RETIRED above).
 DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
-                      g_learning_rate=8e-4, steps=12_000, objective="projection_hinge")
+                      g_learning_rate=8e-4, steps=12_000, objective="projection_hinge",
+                      fused_batchnorm=True, phase_upsampling=True)
 
 PRESETS = {"seed": SEED, "default": DEFAULT}
 

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from model_pkg import contract
+from model_pkg.fast_layers import FusedBatchNormalization, UpsampledConv2DTranspose
 
 _SEED_GRID = 7          # the generator starts from a 7x7 feature map
 _SEED_FILTERS = 64      # channels of every hidden conv and the 7x7 map
@@ -41,15 +42,27 @@ def build_generator(config, synchronized_bn=False):
     x = _bn(config, "dense_bn", synchronized_bn)(x)
     x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
     x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape", dtype=dt)(x)
-    x = layers.UpSampling2D(2, name="up1", dtype=dt)(x)
-    x = layers.Conv2DTranspose(_SEED_FILTERS, 3, padding="same", name="convt1", dtype=dt)(x)
+    x = _upsampled_conv(config, _SEED_FILTERS, 1)(x)
     x = _bn(config, "convt1_bn", synchronized_bn)(x)
     x = layers.LeakyReLU(config.leaky_slope, name="convt1_act", dtype=dt)(x)
-    x = layers.UpSampling2D(2, name="up2", dtype=dt)(x)
-    x = layers.Conv2DTranspose(contract.IMAGE_CHANNELS, 3, padding="same", name="convt2",
-                               dtype=dt)(x)
+    x = _upsampled_conv(config, contract.IMAGE_CHANNELS, 2)(x)
     images = layers.Activation(config.output_activation, name="output", dtype="float32")(x)
     return keras.Model([label, noise], images, name="generator")
+
+
+def _upsampled_conv(config, filters, i):
+    """Layers up{i} (nearest x2) and convt{i} (3x3, 'same') as one callable.
+
+    ``config.phase_upsampling``: for the output layer (64 -> 1 channel) one layer, convt{i},
+    computes both (same variables). oneDNN's transposed conv with one output channel is
+    its slow path (as long as the 64-channel convt1 here); convt1 stays Keras': its
+    phase form measured slower than oneDNN's own transposed conv (docs/speed.md)."""
+    dt = _policy(config)
+    if config.phase_upsampling and filters == contract.IMAGE_CHANNELS:
+        return UpsampledConv2DTranspose(filters, 3, name=f"convt{i}", dtype=dt)
+    up = layers.UpSampling2D(2, name=f"up{i}", dtype=dt)
+    conv = layers.Conv2DTranspose(filters, 3, padding="same", name=f"convt{i}", dtype=dt)
+    return lambda x: conv(up(x))
 
 
 def build_discriminator(config, synchronized_bn=False):
@@ -101,10 +114,11 @@ def _bn(config, name, synchronized=False):
     statistics would be a different model (a smaller, noisier batch) and would let the moving
     averages drift apart per replica. The variables and their names are the same either way,
     so checkpoints move between strategies. One device keeps the plain layer: its moments
-    are computed another way (E[x^2] - E[x]^2), which would change the seed's bits."""
-    return layers.BatchNormalization(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
-                                     synchronized=synchronized, name=name,
-                                     dtype=_policy(config))
+    are computed another way (E[x^2] - E[x]^2), which would change the seed's bits.
+    ``config.fused_batchnorm``: the same layer computed by one fused op in training."""
+    kind = FusedBatchNormalization if config.fused_batchnorm else layers.BatchNormalization
+    return kind(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
+                synchronized=synchronized, name=name, dtype=_policy(config))
 
 
 def parameter_table(model):
