@@ -131,7 +131,9 @@ def test_a_killed_worker_fails_the_other_clearly_and_both_resume(tmp_path):
     finally:
         kill_all(workers)
     log = workers[0][1].read_text()
-    assert chief.returncode != 0 and failed_after < LOST_PEER_S
+    # wait() above raised TimeoutExpired had the survivor hung past LOST_PEER_S; the clock
+    # here also counts how late this busy process was woken, so it only goes in the message.
+    assert chief.returncode != 0, f"the survivor exited 0, {failed_after:.0f} s after the kill"
     assert "PeerLost" in log and "lost contact with worker 1" in log, log[-3000:]
     assert "Restart every worker with the same command" in log
     last = checkpoint.latest_valid(str(workdir))[0]
