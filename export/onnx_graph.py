@@ -99,12 +99,18 @@ def split_phases(weight, bias, cout):
     for a in (0, 1):
         for b in (0, 1):
             phase = slice((2 * a + b) * cout, (2 * a + b + 1) * cout)
-            full = weight[phase]
-            kept = full[:, :, a:a + 2, b:b + 2]
-            if not np.isclose(np.abs(full).sum(), np.abs(kept).sum(), rtol=1e-6, atol=0):
-                raise ValueError("phase kernel has taps outside its 2x2 window")
-            out.append((np.ascontiguousarray(kept), bias[phase], [1 - a, 1 - b, a, b]))
+            kept = _window_2x2(weight[phase], a, b, "phase kernel")
+            out.append((kept, bias[phase], [1 - a, 1 - b, a, b]))
     return out
+
+
+def _window_2x2(full, row, col, what):
+    """Taps [row:row + 2, col:col + 2] of the 3x3 kernel ``full`` [..., 3, 3], contiguous;
+    ValueError naming ``what`` if a tap outside that window is not zero."""
+    kept = full[..., row:row + 2, col:col + 2]
+    if not np.isclose(np.abs(full).sum(), np.abs(kept).sum(), rtol=1e-6, atol=0):
+        raise ValueError(f"{what} has taps outside its 2x2 window")
+    return np.ascontiguousarray(kept)
 
 
 def last_conv_on_phases(weight, bias):
@@ -129,12 +135,8 @@ def last_conv_on_phases(weight, bias):
         for ky, kx in np.ndindex(3, 3):
             (dy, a), (dx, b) = divmod(a2 + ky - 1, 2), divmod(b2 + kx - 1, 2)
             full[2 * a + b, n, :, dy + 1, dx + 1] += weight[q, :, ky, kx]
-    out = []
-    for a, b in np.ndindex(2, 2):
-        kept = full[2 * a + b, :, :, 1 - a:3 - a, 1 - b:3 - b]
-        if not np.isclose(np.abs(full[2 * a + b]).sum(), np.abs(kept).sum(), rtol=1e-6, atol=0):
-            raise ValueError("input phase has taps outside its 2x2 window")
-        out.append((np.ascontiguousarray(kept), [a, b, 1 - a, 1 - b]))
+    out = [(_window_2x2(full[2 * a + b], 1 - a, 1 - b, "input phase"), [a, b, 1 - a, 1 - b])
+           for a, b in np.ndindex(2, 2)]
     return out, merged_bias
 
 
@@ -191,7 +193,8 @@ def _phase_convs(inits, name, source, slope):
 
 def _summed_phase_convs(inits, name, sources, target):
     """Nodes of the last conv read from the phase maps ``sources`` (rewrite 7): one 2x2
-    conv per phase map, summed (ORT fuses each Add into the next conv's output)."""
+    conv per phase map (the bias on the first), each added to the sum so far; the last sum is
+    ``target``."""
     from onnx import helper
 
     kernels, bias = last_conv_on_phases(inits.pop(f"{name}_w"), inits.pop(f"{name}_b"))
@@ -199,13 +202,15 @@ def _summed_phase_convs(inits, name, sources, target):
     nodes, total = [], None
     for p, (source, (kernel, pads)) in enumerate(zip(sources, kernels)):
         inits[f"{name}_p{p}_w"] = kernel.astype(np.float32)
-        conv = [source, f"{name}_p{p}_w"] + ([f"{name}_b"] if p == 0 else [])
-        nodes.append(helper.make_node("Conv", conv, [f"{name}_p{p}"], pads=pads,
+        inputs = [source, f"{name}_p{p}_w"] + ([f"{name}_b"] if p == 0 else [])
+        nodes.append(helper.make_node("Conv", inputs, [f"{name}_p{p}"], pads=pads,
                                       kernel_shape=[2, 2]))
-        if p:
-            summed = target if p == len(sources) - 1 else f"{name}_sum{p}"
-            nodes.append(helper.make_node("Add", [total, f"{name}_p{p}"], [summed]))
-        total = summed if p else f"{name}_p{p}"
+        if total is None:
+            total = f"{name}_p{p}"
+            continue
+        summed = target if p == len(sources) - 1 else f"{name}_sum{p}"
+        nodes.append(helper.make_node("Add", [total, f"{name}_p{p}"], [summed]))
+        total = summed
     return nodes
 
 
