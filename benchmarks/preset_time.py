@@ -30,19 +30,12 @@ def candidates():
 
 def measure(configs, rounds=5, steps=150):
     """{name: {steps_per_s: [per round], full_run_over_seed}} (needs "seed" in configs)."""
-    import tensorflow as tf
-
     from model_pkg import data
-    from model_pkg.benchmarks.train_speed import time_package
-    from model_pkg.input_pipeline import image_spec, train_dataset
-    from model_pkg.train import build_gan
+    from model_pkg.benchmarks.train_speed import package_step, time_package
 
     mnist, steppers = data.load_mnist(), {}
     for name, config in configs.items():
-        gan = build_gan(config)
-        step = tf.function(gan.train_step, input_signature=[
-            (image_spec(), tf.TensorSpec([None], tf.int32))])
-        batches = iter(train_dataset(mnist.x_train, mnist.y_train, config.batch_size, config.seed))
+        step, batches = package_step(config, mnist)
         time_package(step, batches, 5)   # trace and warm up
         steppers[name] = (step, batches)
     rates = {name: [] for name in configs}

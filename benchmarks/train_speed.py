@@ -76,6 +76,20 @@ def time_package(step_fn, batches, steps):
     return steps / (time.perf_counter() - began)
 
 
+def package_step(config, mnist):
+    """(the package's traced train_step, an iterator of its tf.data batches), as train.py
+    builds them, for ``config`` on the ``mnist`` training digits."""
+    import tensorflow as tf
+
+    from model_pkg.input_pipeline import image_spec, train_dataset
+    from model_pkg.train import build_gan
+
+    step = tf.function(build_gan(config).train_step, input_signature=[
+        (image_spec(), tf.TensorSpec([None], tf.int32))])
+    return step, iter(train_dataset(mnist.x_train, mnist.y_train, config.batch_size,
+                                    config.seed))
+
+
 def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=None):
     """Interleaved rounds of the reference loop and the package's step, same process.
 
@@ -84,22 +98,16 @@ def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=Non
     import dataclasses
 
     import numpy as np
-    import tensorflow as tf
 
     from model_pkg import config as config_lib
     from model_pkg import data
-    from model_pkg.input_pipeline import image_spec, train_dataset
-    from model_pkg.train import build_gan
 
     cfg = dataclasses.replace(config_lib.get_preset(preset), batch_size=batch,
                               **(overrides or {}))
     mnist = data.load_mnist()
     x = data.to_model_range(mnist.x_train)
     y = mnist.y_train.astype(np.int32)
-    gan = build_gan(cfg)
-    pkg_step = tf.function(gan.train_step, input_signature=[
-        (image_spec(), tf.TensorSpec([None], tf.int32))])
-    batches = iter(train_dataset(mnist.x_train, mnist.y_train, cfg.batch_size, cfg.seed))
+    pkg_step, batches = package_step(cfg, mnist)
     ref_step = reference_step_fn(cfg)
     time_reference(ref_step, x, y, cfg.batch_size, 10)   # trace + warm up
     time_package(pkg_step, batches, 10)
