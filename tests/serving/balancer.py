@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+from tests.ports import free_ports
 from tests.serving.nginx import nginx_binary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,12 +51,6 @@ def localize(text, grpc_backends, rest_backends, grpc_port, rest_port, as_root=F
     return ("user root;\n" + text) if as_root else text
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_listening(port, proc, seconds=20):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -73,7 +68,7 @@ class Balancer:
 
     def __init__(self, replicas, prefix):
         self.prefix = str(prefix)
-        self.grpc_port, self.rest_port = free_port(), free_port()
+        self.grpc_port, self.rest_port = free_ports(2)
         text = localize(open(SHIPPED_CONF).read(),
                         [r.grpc_target for r in replicas],
                         [r.rest_url.replace("http://", "") for r in replicas],

@@ -14,7 +14,6 @@ Two ways in, else every test skips and says why:
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -28,6 +27,7 @@ from model_pkg.serving import config_files
 from model_pkg.serving.grpc_client import GrpcClient
 from model_pkg.serving.local_clients import OnnxClient
 from model_pkg.serving.rest_client import RestClient
+from tests.ports import free_ports
 from tests.serving.standin import shipped_compose
 from tests.serving.standin.flags import compose_service
 from tests.serving.test_clients import RAW_REST_BAD, _post
@@ -35,12 +35,6 @@ from tests.serving.test_clients import RAW_REST_BAD, _post
 SKIP_REASON = ("no real TF Serving reachable: set TF_SERVING_REST_URL / TF_SERVING_GRPC_TARGET "
                "(and TF_SERVING_VERSION_DIR), or put tensorflow_model_server on PATH")
 POLL_WAIT_S = 75   # an external server polls its config every 30 s (docker-compose.yml)
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _local_flags(models_dir, config_dir, grpc_port, rest_port):
@@ -68,7 +62,7 @@ def _local_flags(models_dir, config_dir, grpc_port, rest_port):
 def _start_model_server(binary, models_dir, tmp_path):
     config_dir = tmp_path / "config"
     shutil.copytree(config_files.CONFIG_DIR, config_dir)
-    grpc_port, rest_port = _free_port(), _free_port()
+    grpc_port, rest_port = free_ports(2)
     # TF Serving has no bind-address flag: it listens on every interface
     # (server.cc: 0.0.0.0 for gRPC, evhttp_server.cc: :: for REST); we call loopback.
     proc = subprocess.Popen([binary, *_local_flags(models_dir, config_dir, grpc_port, rest_port)],

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 from model_pkg import checkpoint
 from model_pkg import config as config_lib
 from tests.model_pkg.distributed.worker import digest
+from tests.ports import free_ports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -27,16 +27,6 @@ CONFIG = dataclasses.replace(config_lib.SEED, batch_size=8, steps=4, checkpoint_
                              log_every=1, sample_every=1000)
 RUN_TIMEOUT_S = 300    # two fresh TensorFlow processes on a busy 2-core machine
 LOST_PEER_S = 90       # the survivor must fail this soon after its peer is killed
-
-
-def free_ports(count):
-    socks = [socket.socket() for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
 
 
 def start_workers(tmp_path, args_per_worker, tag):
