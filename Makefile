@@ -37,7 +37,7 @@ pipeline: setup
 # files it writes in ./artifacts are yours) and ./artifacts created by you first.
 serve:
 	mkdir -p artifacts/models
-	HOST_UID=$$(id -u) HOST_GID=$$(id -g) docker compose up serving
+	HOST_UID=$$(id -u) HOST_GID=$$(id -g) docker compose up --attach-dependencies serving
 
 # ruff's rule set is in pyproject.toml ([tool.ruff]).
 lint: setup

@@ -175,7 +175,11 @@ class _Loop:
         self.chief, self.replicas = distribute.is_chief(strategy), distribute.replicas(strategy)
 
     def run(self, start, progress):
-        """Trains steps start..config.steps-1; returns the loop's wall seconds."""
+        """Trains steps start..config.steps-1; returns the loop's wall seconds.
+
+        ``progress``: True a tqdm bar, "lines" a plain line at most every LINE_EVERY_S
+        (a container's log, where a bar is one endless line), False nothing.
+        """
         import tensorflow as tf
         from tqdm import tqdm
 
@@ -185,15 +189,19 @@ class _Loop:
         batches, step_fn = self._stepper(start)
         writer = (tf.summary.create_file_writer(os.path.join(self.workdir, "tensorboard"))
                   if self.chief else tf.summary.create_noop_writer())
-        bar = tqdm(total=cfg.steps, initial=start, disable=not (progress and self.chief),
+        bar = tqdm(total=cfg.steps, initial=start, disable=not (progress is True and self.chief),
                    unit="step", desc=f"train[{cfg.preset}]", mininterval=1.0,
                    dynamic_ncols=True)
         pending, began = [], time.perf_counter()
+        lines = _ProgressLines(cfg.steps, start) if progress == "lines" and self.chief else None
         for step in range(start + 1, cfg.steps + 1):
             pending.append(run_step(step_fn, next(batches), step, self._newest))
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
-                bar.set_postfix(self._log(step, pending, writer), refresh=False)
+                point = self._log(step, pending, writer)
+                bar.set_postfix(point, refresh=False)
+                if lines is not None:
+                    lines.maybe_print(step, point)
                 pending = []
             self._periodic(step)
         wall = time.perf_counter() - began
@@ -268,3 +276,25 @@ def _finish(config, workdir, gan, history, start, wall, chief=True):
         final_grid=grid, loss_curve=curve)
     atomic_write_json(os.path.join(workdir, "train_summary.json"), dataclasses.asdict(result))
     return result
+
+
+class _ProgressLines:
+    """One plain line per LINE_EVERY_S (and at the end): step, losses, speed, time left."""
+
+    LINE_EVERY_S = 10.0
+
+    def __init__(self, total, start):
+        self.total, self.start = total, start
+        self.began = self.last = time.perf_counter()
+
+    def maybe_print(self, step, point):
+        now = time.perf_counter()
+        if now - self.last < self.LINE_EVERY_S and step != self.total:
+            return
+        self.last = now
+        rate = (step - self.start) / max(now - self.began, 1e-9)
+        losses = " ".join(f"{k}={v:.3f}" for k, v in point.items()
+                          if k != "step" and isinstance(v, float))
+        print(f"train: step {step}/{self.total} ({100 * step / self.total:.0f}%) {losses} "
+              f"{rate:.1f} steps/s, {(self.total - step) / max(rate, 1e-9) / 60:.1f} min left",
+              flush=True)

@@ -73,13 +73,28 @@ def test_a_failing_warmup_record_fails_the_load(published, tmp_path, config_dir)
 
 
 @pytest.mark.parametrize("argv, error", [
-    (["--enable_batching=1"], UsageError),          # booleans: true or false only
+    (["--enable_batching=yes"], UsageError),        # ParseBoolFlag: not one of its spellings
     (["--no_such_flag=3"], NotEmulated),
     (["--port"], UsageError),
 ])
 def test_flags_parse_as_tensorflow_model_server_parses_them(argv, error):
     with pytest.raises(error):
         parse_flags(argv)
+
+
+@pytest.mark.parametrize("raw, value", [("", True), ("=true", True), ("=True", True),
+                                        ("=1", True), ("=false", False), ("=False", False),
+                                        ("=0", False)])
+def test_boolean_flags_take_every_spelling_tensorflow_takes(raw, value):
+    """command_line_flags.cc, ParseBoolFlag; a refusal here would stop a real deployment."""
+    assert parse_flags([f"--enable_model_warmup{raw}"])["enable_model_warmup"] is value
+
+
+def test_a_stray_argument_is_reported_and_the_server_starts_anyway():
+    """main.cc: ``argc != 1`` after Flags::Parse prints "unknown argument" and goes on."""
+    stray = []
+    assert parse_flags(["serve", "--port=9000"], stray)["port"] == 9000
+    assert stray == ["serve"]
 
 
 def test_rest_is_off_unless_its_port_is_given():

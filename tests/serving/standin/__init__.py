@@ -33,8 +33,13 @@ __all__ = ["StandIn", "Refused", "StartupRefused"]
 class StandIn:
     """tensorflow_model_server's startup, model handling and APIs, on 127.0.0.1 ports."""
 
-    def __init__(self, flags, mounts):
-        self.options = options = parse_flags(flags)
+    def __init__(self, flags, mounts, bind=None):
+        """``bind`` None: 127.0.0.1 on free ports (tests); an address: the flags' ports
+        there (the container's tensorflow_model_server, tests/serving/standin/model_server.py)."""
+        stray = []
+        self.options = options = parse_flags(flags, stray)
+        if stray:   # main.cc prints the first leftover and starts anyway
+            print(f"unknown argument: {stray[0]}", flush=True)
         if not options["model_config_file"]:
             raise StartupRefused("the stand-in emulates --model_config_file deployments only")
         self.prometheus_path, self.counts = None, {}
@@ -49,11 +54,15 @@ class StandIn:
             if config.prometheus_config.enable:
                 self.prometheus_path = (config.prometheus_config.path
                                         or "/monitoring/prometheus/metrics")
-        self._grpc, port = grpc_api.serve(self, credentials=self._tls(options, mounts))
+        host = bind or "127.0.0.1"
+        self._grpc, port = grpc_api.serve(self, options["port"] if bind else 0,
+                                          self._tls(options, mounts), host,
+                                          options["grpc_max_threads"])
         self.grpc_target = f"127.0.0.1:{port}"
         self._rest = self.rest_url = None
         if options["rest_api_port"]:   # 0 turns REST off (main.cc, rest_api_port)
-            self._rest = ThreadingHTTPServer(("127.0.0.1", 0), rest.handler(self))
+            self._rest = ThreadingHTTPServer(
+                (host, options["rest_api_port"] if bind else 0), rest.handler(self))
             self.rest_url = f"http://127.0.0.1:{self._rest.server_address[1]}"
             threading.Thread(target=self._rest.serve_forever, daemon=True).start()
         self._stop = threading.Event()

@@ -27,7 +27,15 @@ FLAGS = {
     "file_system_poll_wait_seconds": (int, 1),
     "enable_model_warmup": (bool, True),
     "ssl_config_file": (str, ""),               # gRPC TLS (server.cc, BuildServerCredentials)
+    # Server::Options (server.h): both default to 4 x NumSchedulableCPUs(), the host's
+    # count whatever compose's `cpus:` says; docker-compose.yml sets both.
+    "rest_api_num_threads": (int, 4 * (os.cpu_count() or 1)),
+    "grpc_max_threads": (int, 4 * (os.cpu_count() or 1)),
 }
+
+# TensorFlow's command_line_flags.cc, ParseBoolFlag: these spellings, nothing else.
+_BOOLS = {None: True, "true": True, "True": True, "1": True,
+          "false": False, "False": False, "0": False}
 
 
 class UsageError(ValueError):
@@ -38,25 +46,30 @@ class NotEmulated(ValueError):
     """A flag or compose feature the stand-in does not model: add a conformance row first."""
 
 
-def parse_flags(argv):
+def parse_flags(argv, stray=None):
     """argv (without the program) -> {flag: value} with defaults, as tensorflow::Flags::Parse.
 
-    Booleans take only ``--f``, ``--f=true`` or ``--f=false`` (command_line_flags.cc,
-    ``ParseBoolFlag``); anything else makes main() print the usage and return -1.
+    Booleans take ``--f`` or ``=true``/``=True``/``=1``/``=false``/``=False``/``=0``
+    (command_line_flags.cc, ``ParseBoolFlag``); another value makes main() print the
+    usage and return -1. An argument that is no flag stays in argv: main.cc prints
+    "unknown argument: ..." and starts anyway; such arguments are appended to ``stray``.
     """
     values = {name: default for name, (_, default) in FLAGS.items()}
     for arg in argv:
-        match = re.fullmatch(r"--([A-Za-z0-9_]+)(?:=(.*))?", arg)
+        match = re.fullmatch(r"--([A-Za-z0-9_]+)(?:=(.*))?", arg, re.DOTALL)
         if not match:
-            raise UsageError(f"unknown argument: {arg}")
+            if stray is not None:
+                stray.append(arg)
+            continue
         name, raw = match.group(1), match.group(2)
         if name not in FLAGS:
             raise NotEmulated(f"--{name}: TF Serving flag the stand-in does not emulate")
         kind = FLAGS[name][0]
         if kind is bool:
-            if raw not in (None, "true", "false"):
-                raise UsageError(f"--{name}={raw}: a boolean flag takes true or false")
-            values[name] = raw != "false"
+            if raw not in _BOOLS:
+                raise UsageError(f"--{name}={raw}: Couldn't interpret value ={raw} for flag "
+                                 f"{name}.")
+            values[name] = _BOOLS[raw]
         elif raw is None:
             raise UsageError(f"--{name} needs a value")
         else:

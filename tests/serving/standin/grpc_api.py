@@ -35,8 +35,8 @@ def check_request_inputs(request_names, signature_names):
             "or default input alias set: "))
 
 
-def serve(server, port=0, credentials=None):
-    """Starts PredictionService and ModelService on 127.0.0.1; returns (grpc server, port).
+def serve(server, port=0, credentials=None, host="127.0.0.1", max_threads=16):
+    """Starts PredictionService and ModelService on host:port; returns (grpc server, port).
 
     ``credentials`` (grpc.ssl_server_credentials) make the port TLS, as TF Serving's
     --ssl_config_file does; REST stays plain, as in TF Serving.
@@ -118,10 +118,11 @@ def serve(server, port=0, credentials=None):
                 status.state = getattr(get_model_status_pb2.ModelVersionStatus, state)
             return reply
 
-    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # --grpc_max_threads bounds the handler threads (server.h, grpc_max_threads).
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_threads))
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Prediction(), grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(Models(), grpc_server)
-    bound = (grpc_server.add_secure_port(f"127.0.0.1:{port}", credentials) if credentials
-             else grpc_server.add_insecure_port(f"127.0.0.1:{port}"))
+    bound = (grpc_server.add_secure_port(f"{host}:{port}", credentials) if credentials
+             else grpc_server.add_insecure_port(f"{host}:{port}"))
     grpc_server.start()
     return grpc_server, bound
