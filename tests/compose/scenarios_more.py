@@ -114,9 +114,10 @@ def tls_override(ctx):
         ssl_config = os.path.join(stack.folder, "serving", "config", "ssl.config")
         _model_pkg("tls-config", "--key", paths["key"], "--cert", paths["crt"], "--out",
                    ssl_config, cwd=stack.folder)
-        os.chmod(ssl_config, 0o644)   # TF Serving runs as nobody (docker-compose.yml)
+        os.chown(ssl_config, -1, 65534)   # docs/security.md: 0640, group nobody
         publish_two_versions(stack)
-        stack.compose("up", "--detach", "serving", env=_as_me())
+        up = stack.compose("up", "--detach", "serving", env=_as_me(), check=False)
+        assert up.returncode == 0, up.stderr[-1000:] + stack.logs("pipeline")
         stack.wait_healthy("serving")
         worst = _grpc_and_rest_equal_onnx(stack, 1, grpc_target="localhost:8500",
                                           ca_file=paths["ca"])

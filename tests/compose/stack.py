@@ -83,6 +83,9 @@ class Stack:
             time.sleep(2)
         raise RuntimeError(f"{service}: not healthy within {timeout} s ({states})")
 
+    def logs(self, service):
+        return self.compose("logs", "--no-color", service, check=False).stdout[-3000:]
+
     def down(self):
         """docker compose down for every profile; then checks that nothing is left."""
         self.compose("--profile", "scale", "--profile", "train", "--profile", "gpu",

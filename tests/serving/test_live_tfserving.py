@@ -23,6 +23,7 @@ import pytest
 
 from model_pkg import contract
 from model_pkg.export import parity
+from model_pkg.fileio import atomic_write_text
 from model_pkg.serving import config_files
 from model_pkg.serving.grpc_client import GrpcClient
 from model_pkg.serving.local_clients import OnnxClient
@@ -175,9 +176,16 @@ def test_live_promote_and_rollback_move_the_label(live):
         return {int(s["version"]) for s in rest.status()["model_version_status"]
                 if s["state"] == "AVAILABLE"}
 
-    config_files.promote("canary", 2, path)
-    _wait_for(lambda: 2 in loaded(), live["poll_s"], "version 2 AVAILABLE")
-    config_files.promote("canary", 2, path, loaded_versions=loaded())
-    _wait_for(lambda: canary() == 2, live["poll_s"], "canary -> 2")
-    config_files.rollback("canary", path)
-    _wait_for(lambda: canary() == 1, live["poll_s"], "canary back to 1")
+    original = open(path).read()
+    try:
+        config_files.promote("canary", 2, path)
+        _wait_for(lambda: 2 in loaded(), live["poll_s"], "version 2 AVAILABLE")
+        config_files.promote("canary", 2, path, loaded_versions=loaded())
+        _wait_for(lambda: canary() == 2, live["poll_s"], "canary -> 2")
+        config_files.rollback("canary", path)
+        _wait_for(lambda: canary() == 1, live["poll_s"], "canary back to 1")
+    finally:
+        # The server as this test found it: a second run (or the parity test after it)
+        # must meet the same versions, not version 2 still served.
+        atomic_write_text(path, original)
+    _wait_for(lambda: loaded() == {1}, live["poll_s"], "the original config served again")
