@@ -1,6 +1,7 @@
 # One command each for the main job and the tests; both set up .venv first.
 #   make pipeline   train (resume-aware) the default model on embedded defaults
 #   make test       lint, then run the test suite (what .ci/run calls)
+#   make compose-test  docker-compose.yml on a real Docker engine, end to end (.ci/run too)
 #   make serve      docker compose up serving, as you (docs/serving.md)
 #   make bench      print the benchmark of every runtime (BENCHMARKS.md)
 #   make bench-scale  load through nginx over 1 vs 3 stand-in replicas (docs/scale_out.md)
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 MODEL ?= artifacts/models/cgan/1
 WEB := serving/web
 
-.PHONY: setup web-deps lint pipeline serve test bench bench-scale audit web clean
+.PHONY: setup web-deps lint pipeline serve test compose-test bench bench-scale audit web clean
 
 setup: $(VENV)/.installed
 
@@ -65,3 +66,9 @@ web: setup web-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(WEB)/node_modules
+
+# The shipped docker-compose.yml on a real Docker engine, every scenario checked (docs/tf_serving.md,
+# "Under a real Docker engine"): installs the engine and Compose v2 where missing (root on
+# Debian), builds named stand-ins where no registry serves the real images, removes what it made.
+compose-test: setup
+	$(PY) -m tests.compose

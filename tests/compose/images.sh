@@ -28,6 +28,7 @@ available() {   # the image is here, or the registry gives it
 base_image() {
     docker image inspect "$BASE" >/dev/null 2>&1 && return 0
     local root
+    bash tests/compose/install_engine.sh --debootstrap
     root=$(mktemp -d)
     log "debootstrap bookworm (minbase) for the stand-in images"
     debootstrap --variant=minbase \

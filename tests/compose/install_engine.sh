@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make compose-test` needs where it is missing and the machine allows it
-# (root on Debian): Debian's docker.io (the engine), debootstrap (the stand-in images'
-# base), and Compose v2 + buildx as static CLI plugins from Debian's trixie packages
+# (root on Debian): Debian's docker.io (the engine), and Compose v2 + buildx as static
+# CLI plugins from Debian's trixie packages
 # (bookworm has only Compose v1). Then starts dockerd if none answers, and prints
 # "started <pid>" so the caller can stop it afterwards. Never touches a working engine.
 set -euo pipefail
@@ -14,7 +14,7 @@ need_root() {
     fi
 }
 
-apt_install() {
+apt_install() {   # also used by images.sh (debootstrap, only where a stand-in is built)
     need_root "$*"
     [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq; APT_UPDATED=1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
@@ -41,8 +41,8 @@ trixie_plugin() {
     log "installed docker $plugin from trixie's $package"
 }
 
+[ "${1:-}" = "--debootstrap" ] && { command -v debootstrap >/dev/null || apt_install debootstrap; exit 0; }
 command -v dockerd >/dev/null || apt_install docker.io
-command -v debootstrap >/dev/null || apt_install debootstrap
 docker compose version >/dev/null 2>&1 || trixie_plugin docker-compose compose
 docker buildx version >/dev/null 2>&1 || trixie_plugin docker-buildx buildx
 

@@ -41,7 +41,10 @@ def _spread(replicas, calls=30):
 
 def _load(seconds, callers, on_the_way):
     """``callers`` threads (REST and gRPC in turn) calling through the balancer for
-    ``seconds``, with no client retry; ``on_the_way()`` runs after a third of the time."""
+    ``seconds`` with the clients as users get them (their default retries: a gRPC call in
+    flight on the killed replica gets nginx's 502 as UNAVAILABLE, which nginx cannot retry
+    once the reply began; see deploy/compose/nginx.conf); ``on_the_way()`` runs after a
+    third of the time."""
     import numpy as np
 
     from model_pkg.serving.grpc_client import GrpcClient
@@ -51,8 +54,7 @@ def _load(seconds, callers, on_the_way):
     lock = threading.Lock()
 
     def caller(i):
-        client = (RestClient(BALANCER_REST, retries=0) if i % 2 == 0
-                  else GrpcClient(BALANCER_GRPC, retries=0))
+        client = RestClient(BALANCER_REST) if i % 2 == 0 else GrpcClient(BALANCER_GRPC)
         while not stop.is_set():
             try:
                 client.generate(np.array([i % 10], np.int32), np.zeros((1, 100), np.float32))
@@ -82,9 +84,11 @@ def scale_profile(ctx):
     stack = _new_stack(ctx)
     try:
         publish_two_versions(stack)
+        began = time.time()   # `up` returns once the replicas are healthy (depends_on)
         stack.compose("--profile", "scale", "up", "--detach", "--scale", "serving-replica=3",
                       "balancer", env=_as_me())
-        healthy_s = stack.wait_healthy("serving-replica", count=3)
+        stack.wait_healthy("serving-replica", count=3)
+        healthy_s = time.time() - began
         replicas = sorted(stack.containers("serving-replica"))
         time.sleep(3)   # nginx up (its own container has no healthcheck)
         spread = _spread(replicas)

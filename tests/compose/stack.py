@@ -67,7 +67,9 @@ class Stack:
         out = run(["docker", "inspect", "--format", "{{json .State}}", container],
                   check=False).stdout
         state = json.loads(out) if out.strip() else {}
-        return (state.get("Health") or {}).get("Status") or state.get("Status", "gone")
+        if state.get("Status") != "running":   # a stopped container keeps its last health
+            return state.get("Status", "gone")
+        return (state.get("Health") or {}).get("Status") or "running"
 
     def wait_healthy(self, service, count=1, timeout=600, proc=None):
         """Seconds until ``count`` containers of ``service`` are healthy; raises otherwise."""
