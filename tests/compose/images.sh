@@ -51,6 +51,9 @@ base_image() {
 }
 
 standin() {   # standin NAME DOCKERFILE
+    if [ -n "${COMPOSE_TEST_REQUIRE_REAL:-}" ]; then   # the Docker-host workflow
+        log "COMPOSE_TEST_REQUIRE_REAL is set and a real image is missing"; exit 1
+    fi
     base_image
     docker image inspect "$1" >/dev/null 2>&1 && return 0
     log "building $1"
@@ -74,6 +77,8 @@ echo "NGINX_IMAGE=$nginx_image"
 tf_image="tensorflow/serving:${TF_SERVING_TAG:-2.20.0}"
 if available "$tf_image"; then
     echo "TF_SERVING_IMAGE=$tf_image"
+elif [ -n "${COMPOSE_TEST_REQUIRE_REAL:-}" ]; then
+    log "COMPOSE_TEST_REQUIRE_REAL is set and $tf_image cannot be had"; exit 1
 else
     echo "TF_SERVING_IMAGE=model-pkg/tf-serving-standin:latest"
 fi

@@ -45,7 +45,13 @@ def test_the_protos_reject_what_tf_serving_rejects(text, message_class):
 def test_compose_serving_service_is_exact(compose):
     serving = compose["services"]["serving"]
     # The newest release tag of tensorflow/serving, overridable (docs/tf_serving.md).
-    assert serving["image"] == "tensorflow/serving:${TF_SERVING_TAG:-2.20.0}"
+    # The whole image is a variable away too (make compose-test's stand-in).
+    assert serving["image"] == "${TF_SERVING_IMAGE:-tensorflow/serving:${TF_SERVING_TAG:-2.20.0}}"
+    assert _resolved({})["serving"]["image"] == "tensorflow/serving:2.20.0"
+    assert _resolved({"TF_SERVING_TAG": "2.19.1"})["serving"]["image"] == \
+        "tensorflow/serving:2.19.1"
+    assert _resolved({"TF_SERVING_IMAGE": "model-pkg/tf-serving-standin:latest"})["serving"][
+        "image"] == "model-pkg/tf-serving-standin:latest"
     assert serving["entrypoint"] == ["tensorflow_model_server"] and serving["init"] is True
     flags = serving["command"]
     for flag in ("--port=8500", "--rest_api_port=8501",
@@ -77,7 +83,7 @@ def test_compose_mounts_folders_read_only(compose):
 
 def test_compose_gpu_variant_and_pipeline(compose):
     gpu = compose["services"]["serving-gpu"]
-    assert gpu["image"] == "tensorflow/serving:${TF_SERVING_TAG:-2.20.0}-gpu"
+    assert _resolved({})["serving-gpu"]["image"] == "tensorflow/serving:2.20.0-gpu"
     assert gpu["profiles"] == ["gpu"]
     device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]

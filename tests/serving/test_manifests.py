@@ -93,8 +93,10 @@ def test_compose_files_validate_against_the_compose_spec(name):
 
 @pytest.fixture(scope="module")
 def compose():
+    from tests.serving.standin.flags import interpolate
+
     with open(os.path.join(ROOT, "docker-compose.yml")) as handle:
-        return yaml.safe_load(handle)["services"]
+        return yaml.safe_load(interpolate(handle.read(), {}))["services"]
 
 
 def _container(name="deployment.yaml"):
@@ -109,8 +111,7 @@ def test_the_deployment_runs_compose_flags_plus_the_connection_age(compose):
     assert container["args"][:len(compose["serving"]["command"])] == compose["serving"]["command"]
     assert extra == ["--grpc_channel_arguments=grpc.max_connection_age_ms=300000,"
                      "grpc.max_connection_age_grace_ms=30000"]
-    assert container["image"] == compose["serving"]["image"].replace(
-        "${TF_SERVING_TAG:-2.20.0}", "2.20.0")
+    assert container["image"] == compose["serving"]["image"]
     # Ready exactly when compose's healthcheck passes: a version AVAILABLE.
     assert container["readinessProbe"]["exec"]["command"] == \
         compose["serving"]["healthcheck"]["test"][1:]

@@ -33,23 +33,26 @@ def test_every_workflow_passes_actionlint():
 
 def test_actionlint_does_catch_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
-    broken.write_text(open(WORKFLOW).read().replace("${{ github.workspace }}",
+    broken.write_text(open(WORKFLOW).read().replace("${{ inputs.tf_serving_tag || '2.20.0' }}",
                                                     "${{ github.no_such_field }}"))
     out = _lint(str(broken))
     assert out.returncode == 1 and "no_such_field" in out.stdout
 
 
-def test_the_workflow_serves_with_compose_and_runs_the_live_tests():
+def test_the_workflow_runs_make_compose_test_with_the_real_images():
     with open(WORKFLOW) as handle:
-        steps = yaml.safe_load(handle)["jobs"]["live"]["steps"]
-    runs = [step.get("run", "") for step in steps]
-    assert any("docker compose up --detach --wait" in r and r.endswith("serving") for r in runs)
-    live = next(step for step in steps if "test_live_tfserving.py" in step.get("run", ""))
-    for name in ("TF_SERVING_REST_URL", "TF_SERVING_GRPC_TARGET", "TF_SERVING_VERSION_DIR",
-                 "TF_SERVING_MODELS_DIR"):
-        assert name in live["env"]
-    assert "grep -q SKIPPED" in live["run"]           # a skipped live test fails the job
-    down = steps[-1]
-    assert down["run"] == "docker compose down" and down["if"] == "always()"
-    publish = next(r for r in runs if "model-pkg train" in r)
-    assert publish.count("model-pkg export") == 2      # version 2, for the label move
+        job = yaml.safe_load(handle)["jobs"]["compose-test"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert any(r.startswith("make compose-test") for r in runs)
+    assert job["env"]["COMPOSE_TEST_REQUIRE_REAL"] == "1"   # never a stand-in there
+
+
+def test_compose_test_refuses_a_stand_in_when_real_images_are_required():
+    """images.sh with COMPOSE_TEST_REQUIRE_REAL: an unavailable real image is an error."""
+    if not shutil.which("docker"):
+        pytest.skip("no docker client")
+    env = dict(os.environ, COMPOSE_TEST_REQUIRE_REAL="1", COMPOSE_TEST_STANDINS="1",
+               NGINX_TAG="no-such-tag-for-this-test", TF_SERVING_TAG="no-such-tag")
+    out = subprocess.run(["bash", os.path.join(ROOT, "tests", "compose", "images.sh")],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "COMPOSE_TEST_REQUIRE_REAL" in out.stderr, out.stderr

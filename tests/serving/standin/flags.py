@@ -80,15 +80,22 @@ def parse_flags(argv, stray=None):
     return values
 
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${VAR} or ${VAR:-default} whose default holds no ${: the innermost of nested forms.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:(?!\$\{)[^}])*))?\}")
 
 
 def interpolate(text, env):
-    """Compose's ${VAR} and ${VAR:-default} (the forms docker-compose.yml uses)."""
+    """Compose's ${VAR} and ${VAR:-default}, nested defaults too (the forms
+    docker-compose.yml uses); ``$$`` is a literal ``$``, left for the shell."""
     def value(match):
         got = env.get(match.group(1))
         return got if got else (match.group(2) or "")
-    return _VARIABLE.sub(value, text)
+    text = text.replace("$$", "\0")
+    while True:
+        replaced = _VARIABLE.sub(value, text)
+        if replaced == text:
+            return replaced.replace("\0", "$$")
+        text = replaced
 
 
 def compose_service(compose_path, service, env=None):
