@@ -31,11 +31,14 @@ class BlessingPolicy:
     coverage_ratio_tolerance: float = 0.03      # absolute
 
 
-def find_baseline(root, baseline="newest"):
+def find_baseline(root, baseline="newest", log=print):
     """(version, quality metrics) of the baseline, or (None, None) when there is none.
 
     ``baseline``: a published version number (it must verify and hold metrics),
-    "newest", or None.
+    "newest", or None. With "newest", a newest version that fails verification
+    (damaged, unsigned or signed by an untrusted key) stops the gate: skipping it
+    would quietly lower the bar to an older version. A verified version without
+    metrics (exported with --skip-quality) is skipped, and the log says so.
     """
     if baseline is None:
         return None, None
@@ -47,10 +50,16 @@ def find_baseline(root, baseline="newest"):
     for version in list_versions(root)[::-1]:
         try:
             quality = verify_version(os.path.join(root, str(version))).get("quality")
-        except IntegrityError:
-            continue   # a damaged version is no baseline
+        except IntegrityError as err:
+            raise BlessingError(
+                f"version {version}, the newest candidate for the baseline, fails "
+                f"verification; an older baseline would lower the bar: {err}. Repair or remove "
+                "it, or name the baseline: --baseline N (a version that verifies) or "
+                "--baseline none") from err
         if quality:
             return version, quality
+        log(f"baseline: version {version} has no quality metrics (exported without the "
+            "gate); looking at the next older version")
     return None, None
 
 
@@ -89,7 +98,7 @@ def decide(candidate, baseline, policy=BlessingPolicy()):
 
 def bless(candidate, root, baseline="newest", force_reason=None, log=print):
     """The manifest's "blessing" record; raises BlessingError unless blessed or forced."""
-    version, baseline = find_baseline(root, baseline)
+    version, baseline = find_baseline(root, baseline, log)
     decision = decide(candidate, baseline) | {"baseline_version": version,
                                               "baseline_quality": baseline}
     if decision["blessed"]:
