@@ -10,8 +10,9 @@ signature proves who published them. ``model-pkg export --signing-key KEY``
 Every loader of the package runs ``check`` through verify_version: when
 trusted public keys are configured ($MODEL_PKG_TRUSTED_KEYS, a PEM file with
 one or more public keys, or a folder of them), an unsigned version, a bad
-signature or an unknown key is refused, naming the version. With no trusted
-keys configured, nothing is required (a signature present is not checked).
+signature or an unknown key is refused, naming the version. With the variable
+unset, nothing is required (a signature present is not checked); set but empty
+is an error, never "checks off".
 docs/security.md has the key handling.
 """
 
@@ -128,9 +129,20 @@ def load_trusted_keys(source):
 
 
 def trusted_keys_from_env():
-    """The keys $MODEL_PKG_TRUSTED_KEYS names, or None when it is not set."""
+    """The keys $MODEL_PKG_TRUSTED_KEYS names, or None when it is not set.
+
+    Set but empty is an error: an unfilled template (``${VAR:-}`` in compose, a CI
+    secret that did not resolve) must not quietly turn signature checks off.
+    Leaving the variable unset is the one way to run without them.
+    """
     source = os.environ.get(TRUSTED_KEYS_ENV)
-    return load_trusted_keys(source) if source else None
+    if source is None:
+        return None
+    if not source.strip():
+        raise SignatureError(f"{TRUSTED_KEYS_ENV} is set but empty: point it at a PEM file or "
+                             "a folder of .pem public keys, or unset it to run without "
+                             "signature checks")
+    return load_trusted_keys(source)
 
 
 def check(manifest, where, trusted=None):

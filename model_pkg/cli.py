@@ -333,7 +333,7 @@ _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _quiet_tensorflow()
-    if args.trusted_keys:   # every loader reads it (export/signing.py)
+    if args.trusted_keys is not None:   # every loader reads it; "" is refused there
         os.environ["MODEL_PKG_TRUSTED_KEYS"] = args.trusted_keys
     from model_pkg.checkpoint import CheckpointError
     from model_pkg.data import DataError

@@ -97,3 +97,12 @@ def test_keygen_refuses_to_overwrite_an_existing_key(tmp_path):
     with pytest.raises(signing.SignatureError, match="k.pem: exists"):
         signing.generate_key_pair(str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem"))
     assert (tmp_path / "k.pub.pem").read_bytes() == before
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_trusted_keys_variable_is_an_error_not_checks_off(monkeypatch, value):
+    monkeypatch.setenv(signing.TRUSTED_KEYS_ENV, value)
+    with pytest.raises(signing.SignatureError, match="MODEL_PKG_TRUSTED_KEYS is set but empty"):
+        signing.check({"version": 1}, "somewhere/manifest.json")
+    monkeypatch.delenv(signing.TRUSTED_KEYS_ENV)
+    signing.check({"version": 1}, "somewhere/manifest.json")   # unset: checks off, as documented
