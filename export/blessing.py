@@ -43,7 +43,8 @@ def find_baseline(root, baseline="newest", log=print):
     if baseline is None:
         return None, None
     if baseline != "newest":
-        manifest = verify_version(os.path.join(root, str(int(baseline))))
+        baseline = _version_number(baseline)
+        manifest = verify_version(os.path.join(root, str(baseline)))
         if not manifest.get("quality"):
             raise BlessingError(f"baseline version {baseline} has no quality metrics")
         return int(baseline), manifest["quality"]
@@ -61,6 +62,16 @@ def find_baseline(root, baseline="newest", log=print):
         log(f"baseline: version {version} has no quality metrics (exported without the "
             "gate); looking at the next older version")
     return None, None
+
+
+def _version_number(baseline):
+    """``baseline`` as a version number >= 1 (an int or its digits); bool is refused."""
+    if isinstance(baseline, str) and baseline.isdigit():   # ASCII digits only below
+        baseline = int(baseline) if baseline.isascii() else baseline
+    if isinstance(baseline, bool) or not isinstance(baseline, int) or baseline < 1:
+        raise BlessingError(f"baseline {baseline!r}: must be a version number >= 1, 'newest' "
+                            "or None")
+    return baseline
 
 
 def decide(candidate, baseline, policy=BlessingPolicy()):

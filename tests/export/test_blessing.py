@@ -155,3 +155,12 @@ def test_a_newest_version_without_metrics_is_skipped_out_loud(tmp_path):
     lines = []
     assert blessing.find_baseline(root, log=lines.append)[0] == 1
     assert any("version 2 has no quality metrics" in line for line in lines)
+
+
+@pytest.mark.parametrize("baseline", [True, False, 0, -1, "x"])
+def test_a_baseline_that_is_not_a_version_number_is_refused(tmp_path, baseline):
+    root = str(tmp_path / "cgan")
+    _fake_version(root, 1)
+    with pytest.raises(BlessingError, match=f"baseline {baseline!r}: must be a version "
+                                            r"number >= 1, 'newest' or None"):
+        blessing.find_baseline(root, baseline)
