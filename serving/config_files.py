@@ -30,9 +30,10 @@ CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
 MODELS_CONFIG = os.path.join(CONFIG_DIR, "models.config")
 MONITORING_CONFIG = os.path.join(CONFIG_DIR, "monitoring.config")
 # Labels: ASCII letters, digits, '-' and '_'. TF Serving's REST API takes a label
-# from the URL path (``/labels/([^/:]+)``, http_rest_api_util.cc) without decoding
-# it, so a label outside this rule may be unreachable by REST or change the path;
-# str.isalnum would let Unicode letters in. One rule for models.config and clients.
+# from the URL path (``/labels/([^/:]+)``, then percent-decoded: http_rest_api_util.cc,
+# ParseModelInfo), so a label with '/', ':' or '?' cannot be addressed there as
+# written, and one with '../' changes the path. str.isalnum would let Unicode
+# letters in. One rule for models.config and the clients.
 _LABEL = re.compile(r"[A-Za-z0-9_-]+")
 _HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-pkg "
            "promote/rollback;\n# a label may only move to a version TF Serving has loaded.\n")
