@@ -264,6 +264,8 @@ def cmd_promote(args):
     from model_pkg.export.publish import model_root
     from model_pkg.serving import config_files
 
+    config_files.check_label(args.label)   # the inputs first, then the files they name
+    config_files.check_version(args.version)
     verify_version(os.path.join(model_root(args.models_dir or default_models_dir()),
                                 str(args.version)))
     loaded = None
