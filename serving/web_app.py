@@ -40,6 +40,10 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
                     "Cross-Origin-Embedder-Policy": "require-corp"}
 # A connection that sends nothing for this long is closed: each holds a thread.
 IDLE_TIMEOUT_S = 30.0
+# At most this many connections are served at once (a browser opens a handful);
+# more get 503 at once: a client trickling bytes under the idle timeout can hold
+# a thread, but not an unbounded number of them.
+MAX_CONNECTIONS = 64
 # Host names a request may carry (with the port): a page on another name reached
 # through DNS rebinding would otherwise read this server as same-origin.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -123,12 +127,46 @@ def _handler(files, hosts, idle_timeout_s):
 
 
 class _Server(http.server.ThreadingHTTPServer):
+    def __init__(self, address, handler, max_connections):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
     def handle_error(self, request, client_address):
         # A client that goes away mid-response (a closed tab, a cancelled fetch) is
         # normal, not a server fault: no traceback for it. Anything else is a bug.
         if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             return
         super().handle_error(request, client_address)
+
+
+def _refuse_busy(request):
+    """A 503 written without a thread; non-blocking, so a stalled client cannot stall
+    the accept loop (the reply fits in any socket buffer)."""
+    headers = "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items())
+    reply = ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
+             "Retry-After: 1\r\n" + headers + "\r\n").encode()
+    try:
+        request.setblocking(False)
+        request.sendall(reply)
+    except OSError:
+        pass
 
 
 def _allowed_hosts(host, port):
@@ -156,13 +194,14 @@ def make_server(version_dir, port=8000, host="127.0.0.1"):
     return serve_files(files, port=port, host=host)
 
 
-def serve_files(files, port=8000, host="127.0.0.1", idle_timeout_s=None):
+def serve_files(files, port=8000, host="127.0.0.1", idle_timeout_s=None,
+                max_connections=MAX_CONNECTIONS):
     """The server around ``files(path) -> bytes or None`` (make_server's, and the tests').
 
     Port 0 picks a free port; the Host check uses the port actually bound.
     """
     timeout = IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
-    server = _Server((host, port), _handler(files, set(), timeout))
+    server = _Server((host, port), _handler(files, set(), timeout), max_connections)
     server.RequestHandlerClass = _handler(
         files, _allowed_hosts(host, server.server_address[1]), timeout)
     return server

@@ -92,3 +92,22 @@ def test_a_foreign_host_header_is_refused(server, host):
                                   "LOCALHOST:{port}"])
 def test_the_loopback_names_with_the_port_are_accepted(server, host):
     assert _request(server, host=host.format(port=server.server_address[1])).status == 200
+
+
+def test_connections_beyond_the_cap_get_503_and_the_server_recovers():
+    server = web_app.serve_files(FILES.get, port=0, idle_timeout_s=5.0, max_connections=3)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        idle = [socket.create_connection(server.server_address[:2], timeout=10)
+                for _ in range(3)]
+        extra = socket.create_connection(server.server_address[:2], timeout=10)
+        reply = extra.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 503") and b"nosniff" in reply
+        extra.close()
+        for sock in idle:
+            sock.close()
+        time.sleep(0.5)   # their threads see EOF and give their places back
+        assert _request(server).status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
