@@ -154,7 +154,7 @@ def verify_version(version_dir, trusted_keys=None):
     where = os.path.join(version_dir, contract.MANIFEST_NAME)
     version, files = manifest["version"], manifest["files"]
     name = os.path.basename(version_dir)
-    if name.isdigit() and int(name) != version:
+    if name.isascii() and name.isdigit() and int(name) != version:
         raise IntegrityError(f"{where}: version {version!r} does not match folder {name!r}")
     for rel in REQUIRED_FILES:
         if rel not in files:

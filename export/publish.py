@@ -40,7 +40,13 @@ def list_versions(root):
     if not os.path.isdir(root):
         return []
     return sorted(int(n) for n in os.listdir(root)
-                  if n.isdigit() and int(n) > 0 and os.path.isdir(os.path.join(root, n)))
+                  if _is_number(n) and int(n) > 0 and os.path.isdir(os.path.join(root, n)))
+
+
+def _is_number(name):
+    # ASCII digits only, as TF Serving reads version folders: str.isdigit also
+    # accepts "²" (int() refuses it) and "١" (int() reads it as 1).
+    return name.isascii() and name.isdigit()
 
 
 def _pid_alive(pid):
@@ -84,7 +90,7 @@ def _is_stale(root, name, owner):
     """Dead if its pid is gone and the pid is ours to check; otherwise judged by age."""
     pid, _, rest = name[len(_STAGING_PREFIX):].partition("-")
     same_namespace = rest.split("-", 1)[0] == owner and rest.count("-") >= 1
-    if pid.isdigit() and same_namespace:
+    if _is_number(pid) and same_namespace:
         return not _pid_alive(int(pid))
     age = time.time() - _newest_change(os.path.join(root, name))
     return age > FOREIGN_STAGING_MAX_AGE_S

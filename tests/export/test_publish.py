@@ -147,3 +147,11 @@ def test_an_atomic_write_keeps_the_mode_it_replaces(tmp_path):
     path.chmod(0o640)
     atomic_write_text(str(path), "b")
     assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "b"
+
+
+def test_only_ascii_numeric_folders_are_versions(tmp_path):
+    # TF Serving takes only ASCII digits as versions; str.isdigit also accepts "²" (which
+    # int() refuses) and "١" (which int() reads as 1).
+    for name in ("3", "²", "١", "07x"):
+        (tmp_path / name).mkdir()
+    assert publish.list_versions(str(tmp_path)) == [3]
