@@ -65,7 +65,7 @@ def _baseline(text):
     config here, in the CLI, so that the export layer never reads a deployment file."""
     if text in ("newest", "none"):
         return None if text == "none" else text
-    if text.isdigit():
+    if text.isascii() and text.isdigit():   # str.isdigit alone takes "²"
         return int(text)
     from model_pkg.serving import config_files
 

@@ -164,3 +164,10 @@ def test_a_baseline_that_is_not_a_version_number_is_refused(tmp_path, baseline):
     with pytest.raises(BlessingError, match=f"baseline {baseline!r}: must be a version "
                                             r"number >= 1, 'newest' or None"):
         blessing.find_baseline(root, baseline)
+
+
+def test_the_cli_baseline_takes_ascii_digits_only():
+    from model_pkg import cli
+
+    with pytest.raises(ValueError, match="'²': not a version, 'newest', 'none' or a label"):
+        cli._baseline("²")
