@@ -75,7 +75,7 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not a JSON number (NaN and Infinity are refused)")
 
 
-_MAX_DEPTH = 16   # the real manifest nests 5 deep; the bound keeps json.dumps off recursion
+_MAX_DEPTH = 16   # well above a real manifest's nesting; keeps json.dumps clear of recursion limits
 
 
 def _depth(value):
