@@ -31,27 +31,47 @@ class BlessingPolicy:
     coverage_ratio_tolerance: float = 0.03      # absolute
 
 
-def find_baseline(root, baseline="newest"):
+def find_baseline(root, baseline="newest", log=print):
     """(version, quality metrics) of the baseline, or (None, None) when there is none.
 
     ``baseline``: a published version number (it must verify and hold metrics),
-    "newest", or None.
+    "newest", or None. With "newest", a newest version that fails verification
+    (damaged, unsigned or signed by an untrusted key) stops the gate: skipping it
+    would quietly lower the bar to an older version. A verified version without
+    metrics (exported with --skip-quality) is skipped, and the log says so.
     """
     if baseline is None:
         return None, None
     if baseline != "newest":
-        manifest = verify_version(os.path.join(root, str(int(baseline))))
+        baseline = _version_number(baseline)
+        manifest = verify_version(os.path.join(root, str(baseline)))
         if not manifest.get("quality"):
             raise BlessingError(f"baseline version {baseline} has no quality metrics")
         return int(baseline), manifest["quality"]
     for version in list_versions(root)[::-1]:
         try:
             quality = verify_version(os.path.join(root, str(version))).get("quality")
-        except IntegrityError:
-            continue   # a damaged version is no baseline
+        except IntegrityError as err:
+            raise BlessingError(
+                f"version {version}, the newest candidate for the baseline, fails "
+                f"verification; an older baseline would lower the bar: {err}. Repair or remove "
+                "it, or name the baseline: --baseline N (a version that verifies) or "
+                "--baseline none") from err
         if quality:
             return version, quality
+        log(f"baseline: version {version} has no quality metrics (exported without the "
+            "gate); looking at the next older version")
     return None, None
+
+
+def _version_number(baseline):
+    """``baseline`` as a version number >= 1 (an int or its digits); bool is refused."""
+    if isinstance(baseline, str) and baseline.isdigit():   # ASCII digits only below
+        baseline = int(baseline) if baseline.isascii() else baseline
+    if isinstance(baseline, bool) or not isinstance(baseline, int) or baseline < 1:
+        raise BlessingError(f"baseline {baseline!r}: must be a version number >= 1, 'newest' "
+                            "or None")
+    return baseline
 
 
 def decide(candidate, baseline, policy=BlessingPolicy()):
@@ -89,7 +109,7 @@ def decide(candidate, baseline, policy=BlessingPolicy()):
 
 def bless(candidate, root, baseline="newest", force_reason=None, log=print):
     """The manifest's "blessing" record; raises BlessingError unless blessed or forced."""
-    version, baseline = find_baseline(root, baseline)
+    version, baseline = find_baseline(root, baseline, log)
     decision = decide(candidate, baseline) | {"baseline_version": version,
                                               "baseline_quality": baseline}
     if decision["blessed"]:

@@ -18,7 +18,7 @@ def version_metrics(version_dir, cas=False, log=print, measure_missing=True):
         "model_name": manifest.get("model_name"),
         "created": manifest.get("created"),
         "training": {k: manifest["training"][k] for k in ("step", "checkpoint")}
-        | {"preset": manifest["training"]["config"]["preset"]},
+        | {"preset": manifest["training"]["config"].get("preset")},
         "quality": quality,
         "blessing": manifest.get("blessing"),
         "parity_max_abs_diff": parity.get("max_abs_diff"),

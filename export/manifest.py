@@ -54,20 +54,91 @@ def write_manifest(version_dir, manifest):
 
 
 def read_manifest(version_dir):
+    """The parsed manifest.json of ``version_dir``; any malformed one is an IntegrityError
+    naming the file (never a ValueError, RecursionError or KeyError further on)."""
     path = os.path.join(version_dir, contract.MANIFEST_NAME)
     try:
         with open(path) as handle:
-            manifest = json.load(handle)
+            manifest = json.load(handle, parse_constant=_refuse_constant)
     except FileNotFoundError:
         raise IntegrityError(f"{path}: missing; not a published version") from None
+    except RecursionError:
+        raise IntegrityError(f"{path}: nested too deeply to be a manifest") from None
     except (OSError, ValueError) as err:
         raise IntegrityError(f"{path}: unreadable or not JSON ({err})") from err
-    if not isinstance(manifest, dict):
-        raise IntegrityError(f"{path}: not a JSON object")
-    for key in ("version", "files", "signature", "digest"):
-        if key not in manifest:
-            raise IntegrityError(f"{path}: has no {key!r} field")
+    check_schema(manifest, path)
     return manifest
+
+
+def _refuse_constant(name):
+    # json accepts NaN and Infinity by default; the digest (allow_nan=False) would not.
+    raise ValueError(f"{name} is not a JSON number (NaN and Infinity are refused)")
+
+
+_MAX_DEPTH = 16   # well above a real manifest's nesting; keeps json.dumps clear of recursion limits
+
+
+def _depth(value):
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= _MAX_DEPTH and isinstance(node, (dict, list)):
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)   # True is an int
+
+
+def check_schema(manifest, path):
+    """Raises IntegrityError naming ``path`` and the rule for a manifest of the wrong shape."""
+    def refuse(rule):
+        raise IntegrityError(f"{path}: {rule}")
+
+    if not isinstance(manifest, dict):
+        refuse("not a JSON object")
+    if _depth(manifest) > _MAX_DEPTH:
+        refuse(f"nested too deeply (more than {_MAX_DEPTH} levels)")
+    for key in ("version", "files", "signature", "digest", "training"):
+        if key not in manifest:
+            refuse(f"has no {key!r} field")
+    if not _is_int(manifest["version"]) or manifest["version"] < 1:
+        refuse(f"version {manifest['version']!r} must be an integer >= 1")
+    if not isinstance(manifest["digest"], str):
+        refuse("digest must be a string")
+    _check_files(manifest["files"], refuse)
+    training = manifest["training"]
+    if not isinstance(training, dict):
+        refuse("training must be an object")
+    if not _is_int(training.get("step")):
+        refuse("training.step must be an integer")
+    if not isinstance(training.get("checkpoint"), str):
+        refuse("training.checkpoint must be a string")
+    if not isinstance(training.get("config"), dict):
+        refuse("training.config must be an object")
+    if not isinstance(manifest.get("quality"), (dict, type(None))):
+        refuse("quality must be an object or null")
+
+
+def _check_files(files, refuse):
+    """'files': relative POSIX paths inside the version folder -> sha256 hex strings."""
+    if not isinstance(files, dict):
+        refuse("'files' is not an object")
+    for rel, digest in files.items():
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or "\\" in rel:
+            refuse(f"files: {rel!r} must be a relative POSIX path inside the version folder")
+        if ".." in parts or "." in parts or "" in parts:
+            refuse(f"files: {rel!r} must not contain '..', '.' or empty parts")
+        if not isinstance(digest, str) or len(digest) != 64 or digest.strip(_HEX):
+            refuse(f"files: {rel!r} must map to a sha256 (64 hex digits), not {digest!r}")
+
+
+_HEX = "0123456789abcdef"
 
 
 def verify_version(version_dir, trusted_keys=None):
@@ -83,10 +154,8 @@ def verify_version(version_dir, trusted_keys=None):
     where = os.path.join(version_dir, contract.MANIFEST_NAME)
     version, files = manifest["version"], manifest["files"]
     name = os.path.basename(version_dir)
-    if not isinstance(version, int) or version < 1 or (name.isdigit() and int(name) != version):
+    if name.isascii() and name.isdigit() and int(name) != version:
         raise IntegrityError(f"{where}: version {version!r} does not match folder {name!r}")
-    if not isinstance(files, dict):
-        raise IntegrityError(f"{where}: 'files' is not an object")
     for rel in REQUIRED_FILES:
         if rel not in files:
             raise IntegrityError(f"{where}: does not list {rel}; incomplete version")

@@ -1,16 +1,23 @@
 """Publishing versions: stage, fsync, rename to the next integer, never reuse one.
 
 ``<models-dir>/cgan/`` holds numbered version folders and, hidden from TF
-Serving (it only looks at numeric names), ``.staging-<pid>-*`` folders being
-built, ``.publish.lock`` and ``.last_version``, the high-water mark that keeps
-a deleted version's number from coming back.
+Serving (it only looks at numeric names), ``.staging-<pid>-<owner>-*`` folders
+being built, ``.publish.lock`` and ``.last_version``, the high-water mark that
+keeps a deleted version's number from coming back.
+
+``<owner>`` stamps the host and PID namespace the pid belongs to: the compose
+pipeline container and an export on the host share ./artifacts, and a pid from
+one namespace says nothing about a process in the other.
 """
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import shutil
+import socket
 import tempfile
+import time
 
 from model_pkg import contract
 from model_pkg.fileio import atomic_write_text, fsync_dir, fsync_tree
@@ -18,6 +25,10 @@ from model_pkg.fileio import atomic_write_text, fsync_dir, fsync_tree
 _STAGING_PREFIX = ".staging-"
 _HIGH_WATER = ".last_version"
 _LOCK = ".publish.lock"
+# A staging folder whose pid cannot be checked here (another host or PID
+# namespace, or a name without an owner) is removed only once nothing in it has
+# changed for this long: far longer than any export, so a live one is never taken.
+FOREIGN_STAGING_MAX_AGE_S = 24 * 3600
 
 
 def model_root(models_dir):
@@ -29,7 +40,13 @@ def list_versions(root):
     if not os.path.isdir(root):
         return []
     return sorted(int(n) for n in os.listdir(root)
-                  if n.isdigit() and int(n) > 0 and os.path.isdir(os.path.join(root, n)))
+                  if _is_number(n) and int(n) > 0 and os.path.isdir(os.path.join(root, n)))
+
+
+def _is_number(name):
+    # ASCII digits only, as TF Serving reads version folders: str.isdigit also
+    # accepts "²" (int() refuses it) and "١" (int() reads it as 1).
+    return name.isascii() and name.isdigit()
 
 
 def _pid_alive(pid):
@@ -42,16 +59,51 @@ def _pid_alive(pid):
     return True
 
 
+def owner_token():
+    """12 hex digits naming this host and PID namespace (hostname, /proc/self/ns/pid inode)."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:   # no /proc (not Linux): the hostname alone
+        namespace = "?"
+    identity = f"{socket.gethostname()}|{namespace}".encode()
+    return hashlib.sha256(identity).hexdigest()[:12]
+
+
+def staging_prefix(pid=None):
+    """The name prefix of a staging folder made by ``pid`` (default: this process) here."""
+    return f"{_STAGING_PREFIX}{os.getpid() if pid is None else pid}-{owner_token()}-"
+
+
+def _newest_change(folder):
+    """The latest mtime of ``folder`` and everything in it (a live export keeps writing)."""
+    newest = os.lstat(folder).st_mtime
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            try:
+                newest = max(newest, os.lstat(os.path.join(parent, name)).st_mtime)
+            except OSError:
+                pass   # removed while we looked
+    return newest
+
+
+def _is_stale(root, name, owner):
+    """Dead if its pid is gone and the pid is ours to check; otherwise judged by age."""
+    pid, _, rest = name[len(_STAGING_PREFIX):].partition("-")
+    same_namespace = rest.split("-", 1)[0] == owner and rest.count("-") >= 1
+    if _is_number(pid) and same_namespace:
+        return not _pid_alive(int(pid))
+    age = time.time() - _newest_change(os.path.join(root, name))
+    return age > FOREIGN_STAGING_MAX_AGE_S
+
+
 def clean_stale_staging(root):
-    """Removes staging folders whose exporting process is gone (killed exports)."""
+    """Removes staging folders of exports that are gone (killed): by pid when the folder
+    was made in this host and PID namespace, else by age (FOREIGN_STAGING_MAX_AGE_S)."""
     if not os.path.isdir(root):
         return []
-    removed = []
-    for name in os.listdir(root):
-        if not name.startswith(_STAGING_PREFIX):
-            continue
-        pid = name[len(_STAGING_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or not _pid_alive(int(pid)):
+    removed, owner = [], owner_token()
+    for name in sorted(os.listdir(root)):
+        if name.startswith(_STAGING_PREFIX) and _is_stale(root, name, owner):
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
             removed.append(name)
     return removed
@@ -61,7 +113,7 @@ def clean_stale_staging(root):
 def staging_dir(root):
     """A fresh staging folder inside ``root``; removed unless it was published."""
     os.makedirs(root, exist_ok=True)
-    path = tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=root)
+    path = tempfile.mkdtemp(prefix=staging_prefix(), dir=root)
     try:
         yield path
     finally:

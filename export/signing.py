@@ -10,8 +10,9 @@ signature proves who published them. ``model-pkg export --signing-key KEY``
 Every loader of the package runs ``check`` through verify_version: when
 trusted public keys are configured ($MODEL_PKG_TRUSTED_KEYS, a PEM file with
 one or more public keys, or a folder of them), an unsigned version, a bad
-signature or an unknown key is refused, naming the version. With no trusted
-keys configured, nothing is required (a signature present is not checked).
+signature or an unknown key is refused, naming the version. With the variable
+unset, nothing is required (a signature present is not checked); set but empty
+is an error, never "checks off".
 docs/security.md has the key handling.
 """
 
@@ -46,20 +47,37 @@ def key_id(public_key):
 
 
 def generate_key_pair(private_path, public_path):
-    """Writes a new Ed25519 private key (mode 0600, PEM) and its public key; returns key_id."""
+    """Writes a new Ed25519 private key (mode 0600, PEM) and its public key; returns key_id.
+
+    Neither file may exist beforehand, not even as a symlink: a link planted
+    where a key goes would otherwise make keygen overwrite the link's target.
+    """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    for path in (private_path, public_path):   # both checked first: no half-made pair
+        if os.path.lexists(path):
+            raise SignatureError(f"{path}: exists (a file or a symlink); keygen never "
+                                 "overwrites a key. Remove it or choose another folder")
     key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(private)
-    with open(public_path, "wb") as handle:
-        handle.write(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+    _create_new(private_path, key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), 0o600)
+    _create_new(public_path, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
     return key_id(key.public_key())
+
+
+def _create_new(path, data, mode):
+    """Writes ``data`` to a file that must not exist yet; O_EXCL and O_NOFOLLOW refuse a
+    file or symlink created there after the check above (a race, not just a plant)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError as err:
+        raise SignatureError(f"{path}: exists (a file or a symlink); keygen never "
+                             "overwrites a key") from err
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def load_private_key(path):
@@ -111,9 +129,20 @@ def load_trusted_keys(source):
 
 
 def trusted_keys_from_env():
-    """The keys $MODEL_PKG_TRUSTED_KEYS names, or None when it is not set."""
+    """The keys $MODEL_PKG_TRUSTED_KEYS names, or None when it is not set.
+
+    Set but empty is an error: an unfilled template (``${VAR:-}`` in compose, a CI
+    secret that did not resolve) must not quietly turn signature checks off.
+    Leaving the variable unset is the one way to run without them.
+    """
     source = os.environ.get(TRUSTED_KEYS_ENV)
-    return load_trusted_keys(source) if source else None
+    if source is None:
+        return None
+    if not source.strip():
+        raise SignatureError(f"{TRUSTED_KEYS_ENV} is set but empty: point it at a PEM file or "
+                             "a folder of .pem public keys, or unset it to run without "
+                             "signature checks")
+    return load_trusted_keys(source)
 
 
 def check(manifest, where, trusted=None):

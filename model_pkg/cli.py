@@ -66,7 +66,7 @@ def _baseline(text):
     config here, in the CLI, so that the export layer never reads a deployment file."""
     if text in ("newest", "none"):
         return None if text == "none" else text
-    if text.isdigit():
+    if text.isascii() and text.isdigit():   # str.isdigit alone takes "²"
         return int(text)
     from model_pkg.serving import config_files
 
@@ -265,6 +265,8 @@ def cmd_promote(args):
     from model_pkg.export.publish import model_root
     from model_pkg.serving import config_files
 
+    config_files.check_label(args.label)   # the inputs first, then the files they name
+    config_files.check_version(args.version)
     verify_version(os.path.join(model_root(args.models_dir or default_models_dir()),
                                 str(args.version)))
     loaded = None
@@ -334,7 +336,7 @@ _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _quiet_tensorflow()
-    if args.trusted_keys:   # every loader reads it (export/signing.py)
+    if args.trusted_keys is not None:   # every loader reads it; "" is refused there
         os.environ["MODEL_PKG_TRUSTED_KEYS"] = args.trusted_keys
     from model_pkg.checkpoint import CheckpointError
     from model_pkg.data import DataError

@@ -14,7 +14,10 @@ version to the ``specific`` policy and let TF Serving load it (step 1), then
 point the label at it (step 2).
 """
 
+import contextlib
+import fcntl
 import os
+import re
 
 from google.protobuf import text_format
 
@@ -26,12 +29,33 @@ from model_pkg.serving import protos
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config")
 MODELS_CONFIG = os.path.join(CONFIG_DIR, "models.config")
 MONITORING_CONFIG = os.path.join(CONFIG_DIR, "monitoring.config")
+# Labels: ASCII letters, digits, '-' and '_'. TF Serving's REST API takes a label
+# from the URL path (``/labels/([^/:]+)``, then percent-decoded: http_rest_api_util.cc,
+# ParseModelInfo), so a label with '/', ':' or '?' cannot be addressed there as
+# written, and one with '../' changes the path. str.isalnum would let Unicode
+# letters in. One rule for models.config and the clients.
+_LABEL = re.compile(r"[A-Za-z0-9_-]+")
 _HEADER = ("# TF Serving model config (text ModelServerConfig). Edited by model-pkg "
            "promote/rollback;\n# a label may only move to a version TF Serving has loaded.\n")
 
 
 class ConfigError(ValueError):
     """A config file TF Serving would reject, or an edit it would refuse."""
+
+
+def check_label(label, what="--label"):
+    """Returns ``label`` if it follows the label rule; raises ConfigError naming it."""
+    if not isinstance(label, str) or not _LABEL.fullmatch(label):
+        raise ConfigError(f"{what} {label!r}: a version label must be ASCII letters, digits, "
+                          "'-' or '_' (at least one)")
+    return label
+
+
+def check_version(version, what="--version"):
+    """Returns ``version`` if it is an int >= 1; bool (an int in Python) is refused."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ConfigError(f"{what} {version!r}: must be an integer >= 1")
+    return version
 
 
 def deployment_config_dir():
@@ -72,7 +96,8 @@ def load_models_config(path=MODELS_CONFIG):
                           "and a base_path")
     served = set(model.model_version_policy.specific.versions)
     for label, version in model.version_labels.items():
-        if not label or version not in served:
+        check_label(label, f"{path}: label")
+        if version not in served:
             raise ConfigError(f"{path}: label {label!r} -> {version} names a version outside "
                               f"the served versions {sorted(served)}; TF Serving refuses it")
     return config, model
@@ -92,43 +117,68 @@ def _write(path, config):
     atomic_write_text(path, text)
 
 
+@contextlib.contextmanager
+def _locked(path):
+    """Holds an exclusive flock on ``.<name>.lock`` beside ``path`` (read, change, write).
+
+    Without it two promotes read the same file and the second rename drops the
+    first one's version. The lock file, not models.config, is locked: the rename
+    replaces models.config's inode, so a lock on it would guard nothing.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    lock = os.path.join(folder, f".{name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        raise ConfigError(f"{lock}: cannot open the lock file beside {name} ({err})") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)   # waits: edits queue, none is lost
+        yield
+    finally:
+        os.close(fd)
+
+
 def promote(label, version, path=MODELS_CONFIG, loaded_versions=None):
     """Moves ``label`` to ``version`` the way TF Serving allows; returns what happened.
 
     Step 1 (version not served yet): adds it to the specific policy, label unchanged.
     Step 2 (version served): points the label at it. ``loaded_versions``, when
     known (from the server's status), must contain the version for step 2.
+    Concurrent promotes and rollbacks of one file are serialised by a lock.
     """
-    if not label or not label.replace("_", "").replace("-", "").isalnum():
-        raise ConfigError(f"--label {label!r}: must be letters, digits, '-' or '_'")
-    if version < 1:
-        raise ConfigError(f"--version {version}: must be >= 1")
-    config, model = load_models_config(path)
-    served = model.model_version_policy.specific.versions
-    if version not in served:
-        served.append(version)
-        served.sort()
+    check_label(label)
+    check_version(version)
+    with _locked(path):
+        config, model = load_models_config(path)
+        served = model.model_version_policy.specific.versions
+        if version not in served:
+            served.append(version)
+            served.sort()
+            _write(path, config)
+            return (f"step 1 of 2: version {version} added to the served versions; once TF "
+                    f"Serving reports it AVAILABLE, run the same command again to move "
+                    f"{label!r}")
+        if loaded_versions is not None and version not in loaded_versions:
+            raise ConfigError(f"version {version} is not loaded yet (loaded: "
+                              f"{sorted(loaded_versions)}); TF Serving would refuse the label")
+        previous = model.version_labels.get(label)
+        model.version_labels[label] = version
         _write(path, config)
-        return (f"step 1 of 2: version {version} added to the served versions; once TF Serving "
-                f"reports it AVAILABLE, run the same command again to move {label!r}")
-    if loaded_versions is not None and version not in loaded_versions:
-        raise ConfigError(f"version {version} is not loaded yet (loaded: "
-                          f"{sorted(loaded_versions)}); TF Serving would refuse the label")
-    previous = model.version_labels.get(label)
-    model.version_labels[label] = version
-    _write(path, config)
     return f"{label!r}: {previous} -> {version}"
 
 
 def rollback(label, path=MODELS_CONFIG):
     """Points ``label`` at the highest served version below its current one."""
-    config, model = load_models_config(path)
-    if label not in model.version_labels:
-        raise ConfigError(f"--label {label!r}: no such label in {path}")
-    current = model.version_labels[label]
-    older = [v for v in model.model_version_policy.specific.versions if v < current]
-    if not older:
-        raise ConfigError(f"{label!r} is at {current}; no older served version to roll back to")
-    model.version_labels[label] = max(older)
-    _write(path, config)
+    check_label(label)
+    with _locked(path):
+        config, model = load_models_config(path)
+        if label not in model.version_labels:
+            raise ConfigError(f"--label {label!r}: no such label in {path}")
+        current = model.version_labels[label]
+        older = [v for v in model.model_version_policy.specific.versions if v < current]
+        if not older:
+            raise ConfigError(f"{label!r} is at {current}; no older served version to roll "
+                              "back to")
+        model.version_labels[label] = max(older)
+        _write(path, config)
     return f"{label!r}: {current} -> {max(older)}"

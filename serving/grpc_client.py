@@ -3,6 +3,7 @@
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.serving.config_files import check_label, check_version
 from model_pkg.serving.errors import (
     UNKNOWN_LABEL,
     ModelNotFound,
@@ -68,6 +69,10 @@ class GrpcClient:
 
         if version is not None and label is not None:
             raise ValueError("give a version or a label, not both")
+        if version is not None:
+            check_version(version, "version")
+        if label is not None:
+            check_label(label, "label")
         self.target, self.model, self.version, self.label = target, model, version, label
         self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
         self.max_batch = max_batch

@@ -12,6 +12,7 @@ served version verifies its manifest, loads in TF Serving's own loader
 """
 
 import os
+import posixpath
 
 from model_pkg.export.manifest import verify_version
 from model_pkg.export.tf_c_api import CApiRuntime, replay_warmup
@@ -27,11 +28,7 @@ class PreflightError(RuntimeError):
 
 def served_versions(model, models_dir):
     """[(version, host folder)] the config serves, with base_path mapped to ``models_dir``."""
-    prefix = CONTAINER_MODELS_DIR + "/"
-    if not model.base_path.startswith(prefix):
-        raise PreflightError(f"models.config: base_path {model.base_path!r} must be under "
-                             f"{prefix} (where docker-compose.yml mounts the models)")
-    root = os.path.join(models_dir, model.base_path[len(prefix):])
+    root = os.path.join(models_dir, _relative_base_path(model.base_path))
     versions = list(model.model_version_policy.specific.versions)
     if not versions:
         raise PreflightError("models.config: the version policy must name `specific` versions "
@@ -42,6 +39,23 @@ def served_versions(model, models_dir):
                              "TF Serving would wait for them (with none present, forever, ports "
                              "closed). Publish them or edit the config (`model-pkg rollback`)")
     return [(v, os.path.join(root, str(v))) for v in versions]
+
+
+def _relative_base_path(base_path):
+    """base_path below /models/, normalised; '..' is refused outright, not resolved: a
+    prefix check on '/models/../x' passes while the path leaves the models folder."""
+    prefix = CONTAINER_MODELS_DIR + "/"
+    if ".." in base_path.split("/"):
+        raise PreflightError(f"models.config: base_path {base_path!r} must not contain '..' "
+                             f"(it must stay under {prefix}, where docker-compose.yml mounts "
+                             "the models)")
+    normal = posixpath.normpath(base_path)
+    if normal == CONTAINER_MODELS_DIR:
+        return ""
+    if not normal.startswith(prefix):
+        raise PreflightError(f"models.config: base_path {base_path!r} must be under "
+                             f"{prefix} (where docker-compose.yml mounts the models)")
+    return normal[len(prefix):]
 
 
 def check_deployment(config_dir=config_files.CONFIG_DIR, models_dir=None, log=print):

@@ -9,11 +9,13 @@ import json
 import socket
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.serving.config_files import check_label, check_version
 from model_pkg.serving.errors import (
     UNKNOWN_LABEL,
     ModelNotFound,
@@ -29,14 +31,18 @@ from model_pkg.validation import validate_inputs
 
 
 def model_path(model, version=None, label=None):
-    """/v1/models/<model>[/versions/N | /labels/L]; a version and a label are exclusive."""
+    """/v1/models/<model>[/versions/N | /labels/L]; a version and a label are exclusive.
+
+    The label must follow the label rule (ConfigError at once, never a retried
+    request); every part is quoted so that no value can change the endpoint.
+    """
     if version is not None and label is not None:
         raise ValueError("give a version or a label, not both")
-    path = f"/v1/models/{model}"
+    path = f"/v1/models/{urllib.parse.quote(str(model), safe='')}"
     if version is not None:
-        path += f"/versions/{int(version)}"
+        path += f"/versions/{check_version(version, 'version')}"
     elif label is not None:
-        path += f"/labels/{label}"
+        path += f"/labels/{urllib.parse.quote(check_label(label, 'label'), safe='')}"
     return path
 
 

@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import os
 import re
+import sys
 import threading
 
 from model_pkg import contract
@@ -32,6 +33,20 @@ PAGE_FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js
 CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
        "connect-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
        "form-action 'none'; frame-ancestors 'none'")
+# Every response, error pages included, carries these (docs/security.md). Cross-origin
+# isolation lets onnxruntime-web use threads.
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Cross-Origin-Opener-Policy": "same-origin",
+                    "Cross-Origin-Embedder-Policy": "require-corp"}
+# A connection that sends nothing for this long is closed: each holds a thread.
+IDLE_TIMEOUT_S = 30.0
+# At most this many connections are served at once (a browser opens a handful);
+# more get 503 at once: a client trickling bytes under the idle timeout can hold
+# a thread, but not an unbounded number of them.
+MAX_CONNECTIONS = 64
+# Host names a request may carry (with the port): a page on another name reached
+# through DNS rebinding would otherwise read this server as same-origin.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _ORT_NAME = re.compile(r"^/ort/([A-Za-z0-9_.-]+\.(?:js|mjs|wasm|map))$")
 _TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript",
           ".mjs": "text/javascript",
@@ -69,8 +84,10 @@ def check_web_dir(web_dir=WEB_DIR):
                        f"in {web_dir}, or point MODEL_PKG_ORT_DIST at onnxruntime-web's dist")
 
 
-def _handler(files):
+def _handler(files, hosts, idle_timeout_s):
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = idle_timeout_s   # socket timeout: an idle or trickling client is dropped
+
         def do_GET(self):  # noqa: N802 (the standard library's name)
             body = self._head()
             if body is not None:
@@ -81,6 +98,10 @@ def _handler(files):
 
         def _head(self):
             """Sends the status and headers; returns the body to send, or None."""
+            if (self.headers.get("Host") or "").lower() not in hosts:
+                self.send_error(421, "this server answers only to its own address "
+                                f"({', '.join(sorted(hosts))})")
+                return None
             path = self.path.split("?", 1)[0]
             body = files(path)
             if body is None:
@@ -90,18 +111,70 @@ def _handler(files):
             self.send_header("Content-Type", _TYPES.get(os.path.splitext(path)[1] or ".html"))
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
-            # Cross-origin isolation lets onnxruntime-web use threads.
-            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            self.send_header("Content-Security-Policy", CSP)
-            self.send_header("X-Content-Type-Options", "nosniff")
             self.end_headers()
             return body
+
+        def end_headers(self):
+            # Here, not in _head: send_error (404, 421, 501, 400) ends its headers here too.
+            for name, value in SECURITY_HEADERS.items():
+                self.send_header(name, value)
+            super().end_headers()
 
         def log_message(self, fmt, *args):   # quiet: tests and the CLI print what matters
             pass
 
     return Handler
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def __init__(self, address, handler, max_connections):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address):
+        # A client that goes away mid-response (a closed tab, a cancelled fetch) is
+        # normal, not a server fault: no traceback for it. Anything else is a bug.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def _refuse_busy(request):
+    """A 503 written without a thread; non-blocking, so a stalled client cannot stall
+    the accept loop (the reply fits in any socket buffer)."""
+    headers = "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items())
+    reply = ("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n"
+             "Retry-After: 1\r\n" + headers + "\r\n").encode()
+    try:
+        request.setblocking(False)
+        request.sendall(reply)
+    except OSError:
+        pass
+
+
+def _allowed_hosts(host, port):
+    """Host header values accepted: the bound address and the loopback names, with port."""
+    names = set(LOOPBACK_NAMES) | ({host} if host not in ("", "0.0.0.0", "::") else set())
+    names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
+    hosts = {f"{n.lower()}:{port}" for n in names}
+    return hosts | ({n.lower() for n in names} if port == 80 else set())
 
 
 def make_server(version_dir, port=8000, host="127.0.0.1"):
@@ -118,7 +191,20 @@ def make_server(version_dir, port=8000, host="127.0.0.1"):
         match = _ORT_NAME.match(path)
         return _read(os.path.join(ORT_DIST, match.group(1))) if match else None
 
-    return http.server.ThreadingHTTPServer((host, port), _handler(files))
+    return serve_files(files, port=port, host=host)
+
+
+def serve_files(files, port=8000, host="127.0.0.1", idle_timeout_s=None,
+                max_connections=MAX_CONNECTIONS):
+    """The server around ``files(path) -> bytes or None`` (make_server's, and the tests').
+
+    Port 0 picks a free port; the Host check uses the port actually bound.
+    """
+    timeout = IDLE_TIMEOUT_S if idle_timeout_s is None else idle_timeout_s
+    server = _Server((host, port), _handler(files, set(), timeout), max_connections)
+    server.RequestHandlerClass = _handler(
+        files, _allowed_hosts(host, server.server_address[1]), timeout)
+    return server
 
 
 def _read(path):

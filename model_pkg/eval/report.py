@@ -26,7 +26,7 @@ def newest_metrics(folder):
         else:
             with open(path) as handle:
                 rows = json.load(handle)["checkpoints"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
         raise ValueError(f"{path}: neither a screen report nor a version's manifest "
                          f"({err})") from None
     if not rows or "entropy_generated" not in rows[-1]:

@@ -100,3 +100,74 @@ def test_the_cli_resolves_a_serving_label_to_its_version():
     assert cli._baseline("newest") == "newest" and cli._baseline("none") is None
     with pytest.raises(ValueError, match="not a version, 'newest', 'none' or a label"):
         cli._baseline("nope")
+
+
+def _fake_version(root, number, key=None):
+    """A version folder with placeholder files, quality metrics and (with ``key``) signed."""
+    from model_pkg import contract
+    from model_pkg.export import signing
+    from model_pkg.export.manifest import REQUIRED_FILES, write_manifest
+    from model_pkg.fileio import atomic_write_json
+
+    folder = os.path.join(root, str(number))
+    for rel in REQUIRED_FILES:
+        os.makedirs(os.path.dirname(os.path.join(folder, rel)), exist_ok=True)
+        with open(os.path.join(folder, rel), "w") as handle:
+            handle.write(rel)
+    manifest = write_manifest(folder, {
+        "version": number, "signature": contract.signature_description(),
+        "quality": SEED_LIKE | {"label_accuracy": 0.99 + number / 1000},
+        "training": {"step": number, "checkpoint": f"ckpt-{number}", "config": {}}})
+    if key is not None:
+        atomic_write_json(os.path.join(folder, contract.MANIFEST_NAME),
+                          signing.sign(manifest, signing.load_private_key(key)))
+
+
+def test_a_newest_version_that_fails_verification_stops_the_gate_naming_it(tmp_path,
+                                                                           monkeypatch):
+    from model_pkg.export import signing
+
+    signing.generate_key_pair(str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem"))
+    root = str(tmp_path / "cgan")
+    _fake_version(root, 1, key=str(tmp_path / "k.pem"))
+    _fake_version(root, 2)                       # unsigned: fails under trusted keys
+    assert blessing.find_baseline(root)[0] == 2  # no keys configured: 2 is the baseline
+    monkeypatch.setenv(signing.TRUSTED_KEYS_ENV, str(tmp_path / "k.pub.pem"))
+    with pytest.raises(BlessingError, match="version 2, the newest candidate .*fails "
+                                            "verification.*not signed.*--baseline"):
+        blessing.find_baseline(root)
+    assert blessing.find_baseline(root, 1)[0] == 1   # an explicit baseline still works
+    with pytest.raises(BlessingError, match="version 2, .*fails verification"):
+        blessing.bless(SEED_LIKE, root, log=lambda *_: None)
+
+
+def test_a_newest_version_without_metrics_is_skipped_out_loud(tmp_path):
+    root = str(tmp_path / "cgan")
+    _fake_version(root, 1)
+    _fake_version(root, 2)
+    path = os.path.join(root, "2", "manifest.json")
+    manifest = json.load(open(path))
+    manifest["quality"] = None
+    from model_pkg.export.manifest import write_manifest
+
+    write_manifest(os.path.join(root, "2"), {k: v for k, v in manifest.items()
+                                             if k not in ("files", "digest")})
+    lines = []
+    assert blessing.find_baseline(root, log=lines.append)[0] == 1
+    assert any("version 2 has no quality metrics" in line for line in lines)
+
+
+@pytest.mark.parametrize("baseline", [True, False, 0, -1, "x"])
+def test_a_baseline_that_is_not_a_version_number_is_refused(tmp_path, baseline):
+    root = str(tmp_path / "cgan")
+    _fake_version(root, 1)
+    with pytest.raises(BlessingError, match=f"baseline {baseline!r}: must be a version "
+                                            r"number >= 1, 'newest' or None"):
+        blessing.find_baseline(root, baseline)
+
+
+def test_the_cli_baseline_takes_ascii_digits_only():
+    from model_pkg import cli
+
+    with pytest.raises(ValueError, match="'²': not a version, 'newest', 'none' or a label"):
+        cli._baseline("²")

@@ -87,3 +87,76 @@ def test_onnx_metadata_carries_version_and_manifest_digest(published):
     assert runtime.metadata["manifest_digest"] == manifest["digest"]
     assert json.loads(runtime.metadata["signature"]) == json.loads(
         json.dumps(contract.signature_description()))
+
+
+@pytest.fixture
+def fake_version(tmp_path):
+    """A version folder whose files are placeholders but whose manifest is well-formed:
+    fast to build, and verify_version passes on it."""
+    from model_pkg.export.manifest import REQUIRED_FILES, write_manifest
+
+    folder = tmp_path / "cgan" / "1"
+    for rel in REQUIRED_FILES:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(rel.encode())
+    write_manifest(str(folder), {
+        "version": 1, "signature": contract.signature_description(), "quality": None,
+        "training": {"step": 3, "checkpoint": "ckpt-3", "config": {"preset": "seed"}}})
+    verify_version(str(folder))
+    return folder
+
+
+def _rewrite(folder, edit=None, text=None):
+    """Rewrites manifest.json from ``edit(manifest)`` (digest kept consistent) or raw text."""
+    path = folder / contract.MANIFEST_NAME
+    if text is None:
+        manifest = json.loads(path.read_text())
+        edit(manifest)
+        manifest["digest"] = manifest_digest(manifest)
+        text = json.dumps(manifest)
+    path.write_text(text)
+    return path
+
+
+def _nan(folder):
+    manifest = json.loads((folder / contract.MANIFEST_NAME).read_text())
+    text = json.dumps(manifest).replace('"quality": null', '"quality": {"label_accuracy": NaN}')
+    return _rewrite(folder, text=text)
+
+
+@pytest.mark.parametrize("malformed, rule", [
+    (_nan, "NaN"),
+    (lambda f: _rewrite(f, text='{"training": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+     "nested"),
+    (lambda f: _rewrite(f, text='{"a": ' + '{"a": ' * 60 + "1" + "}" * 61), "nested"),
+    (lambda f: _rewrite(f, lambda m: m.pop("training")), "'training'"),
+    (lambda f: _rewrite(f, lambda m: m["training"].pop("step")), "training.step"),
+    (lambda f: _rewrite(f, lambda m: m["training"].update(config=[])), "training.config"),
+    (lambda f: _rewrite(f, lambda m: m.update(version=True)), "version"),
+    (lambda f: _rewrite(f, lambda m: m.update(quality="good")), "quality"),
+    (lambda f: _rewrite(f, lambda m: m["files"].update({"../../etc/passwd": "0" * 64})),
+     r"\.\."),
+    (lambda f: _rewrite(f, lambda m: m["files"].update({"/etc/passwd": "0" * 64})),
+     "relative"),
+    (lambda f: _rewrite(f, lambda m: m["files"].update({"model.onnx": 5})), "sha256"),
+    (lambda f: _rewrite(f, text=json.dumps(dict(
+        json.loads((f / contract.MANIFEST_NAME).read_text()), digest=None))), "digest"),
+])
+def test_every_malformed_manifest_is_an_integrity_error_naming_the_file(fake_version,
+                                                                        malformed, rule):
+    path = malformed(fake_version)
+    with pytest.raises(IntegrityError, match=rule) as err:
+        verify_version(str(fake_version))
+    assert str(path) in str(err.value)
+
+
+def test_evaluate_on_a_manifest_without_training_says_why_without_a_traceback(fake_version):
+    import subprocess
+    import sys
+
+    _rewrite(fake_version, lambda m: m.pop("training"))
+    out = subprocess.run([sys.executable, "-m", "model_pkg", "evaluate", str(fake_version)],
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    assert "manifest.json" in out.stderr and "'training'" in out.stderr

@@ -43,13 +43,45 @@ def test_parity_failure_publishes_nothing(trained_workdir, tmp_path, monkeypatch
 
 def test_leftover_staging_of_a_dead_export_is_removed(trained_workdir, tmp_path):
     root = publish.model_root(str(tmp_path))
-    dead = os.path.join(root, ".staging-999999999-abc")
+    # Made by this host and PID namespace (the name says so), by a pid that is gone.
+    name = publish.staging_prefix(999999999) + "abc"
+    dead = os.path.join(root, name)
     os.makedirs(os.path.join(dead, "variables"))
     lines = []
     path = exporter.export_from_workdir(trained_workdir, str(tmp_path), log=lines.append,
                                         quality=False)
     assert not os.path.exists(dead) and os.path.basename(path) == "1"
-    assert any(".staging-999999999-abc" in line for line in lines)
+    assert any(name in line for line in lines)
+
+
+def _age(folder, seconds):
+    for path in (os.path.join(folder, "variables"), folder):
+        os.utime(path, (time.time() - seconds, time.time() - seconds))
+
+
+@pytest.mark.parametrize("name", [".staging-999999999-0123456789ab-abc",   # another namespace
+                                  ".staging-1-0123456789ab-abc",           # pid 1 there
+                                  ".staging-999999999-abc"])               # no owner recorded
+def test_staging_of_another_pid_namespace_is_judged_by_age_not_by_pid(tmp_path, name):
+    # The compose pipeline container and a host export share ./artifacts: a pid
+    # from the container means nothing here, dead-looking or not.
+    root = str(tmp_path)
+    folder = os.path.join(root, name)
+    os.makedirs(os.path.join(folder, "variables"))
+    assert publish.clean_stale_staging(root) == [] and os.path.isdir(folder)
+    _age(folder, publish.FOREIGN_STAGING_MAX_AGE_S - 600)
+    assert publish.clean_stale_staging(root) == [] and os.path.isdir(folder)
+    _age(folder, publish.FOREIGN_STAGING_MAX_AGE_S + 600)
+    assert publish.clean_stale_staging(root) == [name] and not os.path.exists(folder)
+
+
+def test_the_staging_name_records_this_host_and_pid_namespace(tmp_path):
+    with publish.staging_dir(str(tmp_path)) as staging:
+        name = os.path.basename(staging)
+        assert name.startswith(publish.staging_prefix(os.getpid()))
+        assert publish.clean_stale_staging(str(tmp_path)) == []   # alive: kept
+    owner = publish.owner_token()
+    assert len(owner) == 12 and owner == publish.owner_token()
 
 
 def test_concurrent_publishes_get_distinct_versions(tmp_path):
@@ -115,3 +147,11 @@ def test_an_atomic_write_keeps_the_mode_it_replaces(tmp_path):
     path.chmod(0o640)
     atomic_write_text(str(path), "b")
     assert path.stat().st_mode & 0o777 == 0o640 and path.read_text() == "b"
+
+
+def test_only_ascii_numeric_folders_are_versions(tmp_path):
+    # TF Serving takes only ASCII digits as versions; str.isdigit also accepts "²" (which
+    # int() refuses) and "١" (which int() reads as 1).
+    for name in ("3", "²", "١", "07x"):
+        (tmp_path / name).mkdir()
+    assert publish.list_versions(str(tmp_path)) == [3]

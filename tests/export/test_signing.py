@@ -77,3 +77,32 @@ def test_several_trusted_keys_for_rotation(signed, keys, tmp_path):
     both.write_bytes(open(keys["other_public"], "rb").read() + open(keys["public"], "rb").read())
     assert len(signing.load_trusted_keys(str(both))) == 2
     verify_version(signed, signing.load_trusted_keys(str(both)))
+
+
+@pytest.mark.parametrize("planted", ["key.pem", "key.pub.pem"])
+def test_keygen_refuses_a_planted_symlink_and_leaves_its_target_alone(tmp_path, planted):
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    (tmp_path / planted).symlink_to(target)
+    with pytest.raises(signing.SignatureError, match=f"{planted}: exists"):
+        signing.generate_key_pair(str(tmp_path / "key.pem"), str(tmp_path / "key.pub.pem"))
+    assert target.read_text() == "precious\n"
+    # Nothing half-made: the other key file was not written either.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([planted, "victim.txt"])
+
+
+def test_keygen_refuses_to_overwrite_an_existing_key(tmp_path):
+    signing.generate_key_pair(str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem"))
+    before = (tmp_path / "k.pub.pem").read_bytes()
+    with pytest.raises(signing.SignatureError, match="k.pem: exists"):
+        signing.generate_key_pair(str(tmp_path / "k.pem"), str(tmp_path / "k.pub.pem"))
+    assert (tmp_path / "k.pub.pem").read_bytes() == before
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_trusted_keys_variable_is_an_error_not_checks_off(monkeypatch, value):
+    monkeypatch.setenv(signing.TRUSTED_KEYS_ENV, value)
+    with pytest.raises(signing.SignatureError, match="MODEL_PKG_TRUSTED_KEYS is set but empty"):
+        signing.check({"version": 1}, "somewhere/manifest.json")
+    monkeypatch.delenv(signing.TRUSTED_KEYS_ENV)
+    signing.check({"version": 1}, "somewhere/manifest.json")   # unset: checks off, as documented

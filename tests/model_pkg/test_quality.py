@@ -96,3 +96,12 @@ def test_the_entropy_report_draws_screens_and_refuses_old_ones(tmp_path, capsys)
     with pytest.raises(SystemExit):
         report.main([str(out), f"run={tmp_path}"])
     assert "neither a screen report nor a version's manifest" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"quality": NaN}'])
+def test_the_entropy_report_names_a_malformed_manifest(tmp_path, text):
+    from model_pkg.eval import report
+
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ValueError, match="manifest.json: neither a screen report nor"):
+        report.newest_metrics(str(tmp_path))

@@ -48,3 +48,13 @@ def test_promote_and_rollback_edit_the_given_config(published, tmp_path):
     assert out.returncode == 2 and "no such version folder" in out.stderr
     out = _cli("rollback", "--label", "stable", "--config", config)
     assert out.returncode == 2 and "no older served version" in out.stderr
+
+
+def test_promote_names_a_bad_label_or_version_before_looking_for_the_folder(tmp_path):
+    config = tmp_path / "models.config"
+    shutil.copy(config_files.MODELS_CONFIG, config)
+    for flags, rule in ((("--label", "stäble", "--version", 1), "--label 'stäble'"),
+                        (("--label", "canary", "--version", -1), "--version -1")):
+        out = _cli("promote", *flags, "--config", config, "--models-dir", tmp_path)
+        assert out.returncode == 2 and rule in out.stderr, out.stderr
+        assert "no such version folder" not in out.stderr

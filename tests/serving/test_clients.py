@@ -172,3 +172,33 @@ def test_concurrent_callers_each_get_their_own_images(fresh_standin, onnx_client
             np.testing.assert_allclose(out, expected[j], rtol=0, atol=contract.PARITY_ATOL)
 
     assert run_in_threads(worker, 16) == []
+
+
+@pytest.mark.parametrize("label", ["sta ble", "../versions/1", "stable/metadata", "a:predict",
+                                   "stäble", "", "x?y", "#"])
+@pytest.mark.parametrize("client", ["rest", "grpc"])
+def test_a_bad_label_is_refused_at_once_naming_it_not_retried(label, client):
+    from model_pkg.serving.config_files import ConfigError
+
+    began = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"label .*must be ASCII letters, digits, '-' or '_'"):
+        if client == "rest":
+            RestClient("http://127.0.0.1:9", label=label, retries=5, backoff_s=10)
+        else:
+            GrpcClient("127.0.0.1:9", label=label, retries=5, backoff_s=10)
+    assert time.perf_counter() - began < 5   # no attempt, no backoff (import time aside)
+
+
+@pytest.mark.parametrize("version", [True, 0, -3, "1"])
+def test_a_version_that_is_not_an_integer_above_zero_is_refused(version):
+    from model_pkg.serving.config_files import ConfigError
+
+    with pytest.raises(ConfigError, match="must be an integer >= 1"):
+        RestClient("http://127.0.0.1:9", version=version)
+
+
+def test_path_parts_are_quoted():
+    from model_pkg.serving.rest_client import model_path
+
+    assert model_path("cgan", label="stable-2_b") == "/v1/models/cgan/labels/stable-2_b"
+    assert model_path("c g/an", version=3) == "/v1/models/c%20g%2Fan/versions/3"

@@ -191,3 +191,52 @@ def test_the_scale_profile_replicas_are_serving_without_host_ports(compose):
     assert os.path.exists(os.path.join(ROOT, "deploy", "compose", "nginx.conf"))
     assert balancer["ports"] == ["${TF_SERVING_BIND:-127.0.0.1}:9500:8500",
                                  "${TF_SERVING_BIND:-127.0.0.1}:9501:8501"]
+
+
+# Several processes, each promoting its own versions (step 1) at the same moment.
+_PROMOTERS, _PROMOTES_EACH = 6, 5
+
+
+def _promote_many(path, first, start):
+    start.wait()
+    for version in range(first, first + _PROMOTES_EACH):
+        config_files.promote("canary", version, path)
+
+
+def test_concurrent_promotes_from_several_processes_lose_no_update(config_copy):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Event()
+    workers = [ctx.Process(target=_promote_many, args=(config_copy, 2 + i * _PROMOTES_EACH,
+                                                       start)) for i in range(_PROMOTERS)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0] * _PROMOTERS
+    _, model = config_files.load_models_config(config_copy)
+    expected = list(range(1, 2 + _PROMOTERS * _PROMOTES_EACH))
+    assert list(model.model_version_policy.specific.versions) == expected
+
+
+@pytest.mark.parametrize("label", ["stäble", "ｓｔａｂｌｅ", "sta ble", "../x", "a/b", "", "٣"])
+def test_promote_refuses_labels_outside_the_ascii_rule(config_copy, label):
+    with pytest.raises(ConfigError, match="ASCII letters, digits"):
+        config_files.promote(label, 1, config_copy)
+
+
+def test_a_unicode_label_in_models_config_is_refused(tmp_path):
+    bad = tmp_path / "models.config"
+    bad.write_text(open(config_files.MODELS_CONFIG).read().replace('"stable"', '"stäble"'))
+    with pytest.raises(ConfigError, match="label 'stäble'"):
+        config_files.load_models_config(str(bad))
+
+
+@pytest.mark.parametrize("version", [True, False, 0, -1, 2.0, "2"])
+def test_promote_refuses_a_version_that_is_not_an_integer_above_zero(config_copy, version):
+    with pytest.raises(ConfigError, match=f"--version {version!r}: must be an integer >= 1"):
+        config_files.promote("canary", version, config_copy)
+    assert list(config_files.load_models_config(config_copy)[1]
+                .model_version_policy.specific.versions) == [1]

@@ -62,3 +62,21 @@ def test_a_broken_ssl_config_is_refused_before_tf_serving_would_abort(published,
     (config_dir / "ssl.config").chmod(0o640)
     with pytest.raises(PreflightError, match="not valid PEM"):
         check_deployment(str(config_dir), published[0], log=lambda *_: None)
+
+
+@pytest.mark.parametrize("base_path", ["/models/../../outside/ver", "/models/cgan/../../x",
+                                       "/models/./../etc", "/models//cgan/..", "/models/.."])
+def test_a_base_path_that_climbs_out_with_dotdot_is_refused(tmp_path, base_path):
+    from model_pkg.serving import protos
+    from model_pkg.serving.preflight import served_versions
+
+    # A folder outside the models folder that the climbing path would reach.
+    models = tmp_path / "a" / "models"
+    for target in ("outside/ver/1", "x/1", "etc/1", "1", "a/1"):
+        (tmp_path / target).mkdir(parents=True, exist_ok=True)
+        (models / target).mkdir(parents=True, exist_ok=True)
+    model = protos.model_server_config()().model_config_list.config.add()
+    model.base_path = base_path
+    model.model_version_policy.specific.versions.append(1)
+    with pytest.raises(PreflightError, match=r"must not contain '\.\.'"):
+        served_versions(model, str(models))
