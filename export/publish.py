@@ -136,6 +136,15 @@ def _high_water(root):
         return 0
 
 
+def _readable_by_all(root, staging):
+    """Folders 0755 and files 0644 under ``staging``; ``root`` listable by everyone."""
+    os.chmod(root, os.stat(root).st_mode | 0o055)
+    for folder, _, files in os.walk(staging):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+
+
 def publish(root, staging, finalize):
     """Renames ``staging`` to the next version; returns (version, folder).
 
@@ -148,8 +157,9 @@ def publish(root, staging, finalize):
         if os.path.exists(target):
             raise RuntimeError(f"{target} exists although {version} is past every version")
         finalize(staging, version)
-        # mkdtemp made it 0700; TF Serving (as another user) must read the version.
-        os.chmod(staging, 0o755)
+        # TF Serving (nobody in docker-compose.yml) must read the version whatever the
+        # exporter's umask (mkdtemp gives 0700; umask 077 gives 0600 files inside).
+        _readable_by_all(root, staging)
         fsync_tree(staging)
         os.rename(staging, target)
         fsync_dir(root)

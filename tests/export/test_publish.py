@@ -155,3 +155,25 @@ def test_only_ascii_numeric_folders_are_versions(tmp_path):
     for name in ("3", "²", "١", "07x"):
         (tmp_path / name).mkdir()
     assert publish.list_versions(str(tmp_path)) == [3]
+
+
+def test_a_version_published_under_umask_077_is_readable_by_another_uid(trained_workdir):
+    """The exporter's umask must not decide whether TF Serving (uid 65534) can read."""
+    import tempfile
+
+    base = tempfile.mkdtemp(prefix="umask077-")   # not under pytest's 0700 basetemp
+    try:
+        os.chmod(base, 0o755)
+        code = "import os; os.umask(0o077); " + _EXPORT
+        subprocess.run([sys.executable, "-c", code, trained_workdir, base], check=True,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600)
+        version = os.path.join(publish.model_root(base), "1")
+        paths = [os.path.join(folder, name) for folder, _, files in os.walk(version)
+                 for name in files]
+        assert paths and all(os.stat(p).st_mode & 0o004 for p in paths)
+        if os.getuid() == 0:   # really read as nobody, as TF Serving does
+            for path in paths:
+                subprocess.run(["cat", path], user=65534, group=65534, extra_groups=[],
+                               stdout=subprocess.DEVNULL, check=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
