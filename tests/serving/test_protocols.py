@@ -51,6 +51,19 @@ def test_rest_error_codes_and_bodies(fresh_standin, path, code, message):
     assert (got, json.loads(body)) == (code, {"error": message})
 
 
+def test_a_parse_model_info_error_is_400_with_an_empty_body(fresh_standin):
+    """http_rest_api_handler.cc ProcessRequest: ParseModelInfo's error returns before
+    MakeJsonFromStatus writes the JSON (a version past int64 fails absl::SimpleAtoi)."""
+    got, _, body = _get(fresh_standin.rest_url + "/v1/models/cgan/versions/" + "9" * 20)
+    assert (got, body) == (400, "")
+
+
+def test_rest_labels_are_percent_decoded(fresh_standin):
+    """ParseModelInfo's DecodeArg (curl_easy_unescape): %73table is the label stable."""
+    got, _, body = _get(fresh_standin.rest_url + "/v1/models/cgan/labels/%73table/metadata")
+    assert got == 200 and json.loads(body)["model_spec"]["version"] == "1"
+
+
 @pytest.mark.parametrize("value, accepted", [(3, True), (3.0, False), (True, False),
                                              ("3", False), (2**31, False)])
 def test_rest_label_takes_json_integers_only(fresh_standin, value, accepted):

@@ -8,13 +8,14 @@ http_rest_api_handler.cc ``ProcessRequest``; JSON: util/json_tensor.cc
 
 import json
 import re
+import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 from google.protobuf import json_format
 
 from model_pkg import contract
-from tests.serving.standin.status import Refused
+from tests.serving.standin.status import EarlyRefused, Refused
 
 _PREDICT = re.compile(r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
                       r":(classify|regress|predict)")
@@ -114,6 +115,17 @@ def metadata_json(name, number, signature_defs):
                 key: json_format.MessageToDict(sig) for key, sig in signature_defs.items()}}}}
 
 
+def model_info(name, version, label):
+    """http_rest_api_util.cc, ParseModelInfo: name and label percent-decoded (DecodeArg,
+    curl_easy_unescape), the version converted to int64 (absl::SimpleAtoi)."""
+    if version is not None and not int(version) < 2 ** 63:
+        raise EarlyRefused("INVALID_ARGUMENT",
+                           f"Failed to convert version: {version} to numeric.")
+    decode = urllib.parse.unquote_to_bytes
+    return (decode(name).decode("utf-8", "replace"), version,
+            None if label is None else decode(label).decode("utf-8", "replace"))
+
+
 def handler(server):
     """A BaseHTTPRequestHandler class bound to a StandIn."""
     class Handler(BaseHTTPRequestHandler):
@@ -140,18 +152,21 @@ def handler(server):
                 self._send(200, json.dumps(reply, indent=4))
             except Refused as err:
                 server.count(err.code)
-                self._send(err.http, json.dumps({"error": err.message}, indent=4))
+                body = "" if isinstance(err, EarlyRefused) else json.dumps({"error": err.message},
+                                                                           indent=4)
+                self._send(err.http, body)
 
         def _route(self, method):
             predict, status = _PREDICT.fullmatch(self.path), _STATUS.fullmatch(self.path)
             if method == "POST" and predict and predict[4] == "predict":
                 length = int(self.headers.get("Content-Length", 0))
-                return server.rest_predict(predict[1], predict[2], predict[3],
+                return server.rest_predict(*model_info(*predict.group(1, 2, 3)),
                                            self.rfile.read(length))
             if method == "GET" and status and status[1]:
+                name, version, label = model_info(*status.group(1, 2, 3))
                 if status[4] == "metadata":
-                    return server.rest_metadata(status[1], status[2], status[3])
-                return server.rest_status(status[1], status[2])
+                    return server.rest_metadata(name, version, label)
+                return server.rest_status(name, version)
             if method == "GET" and status:
                 raise Refused("INVALID_ARGUMENT", "Missing model name in request.")
             raise Refused("INVALID_ARGUMENT", f"Malformed request: {method} {self.path}")

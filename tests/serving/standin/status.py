@@ -23,3 +23,9 @@ class Refused(Exception):
 class StartupRefused(RuntimeError):
     """tensorflow_model_server would print "Failed to start server. Error: ..." and exit
     (model_servers/main.cc), or never open its ports (it waits without a timeout)."""
+
+
+class EarlyRefused(Refused):
+    """A ParseModelInfo error (http_rest_api_util.cc): ProcessRequest returns it through
+    TF_RETURN_IF_ERROR before MakeJsonFromStatus writes the JSON, so the HTTP reply carries
+    the status code with an EMPTY body (http_rest_api_handler.cc, ProcessRequest)."""
