@@ -9,8 +9,8 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup. ORT refuses label 10 and above, but reads -1 as the last row (ONNX
-   counts negative indices from the end), so the Python validator stands in front.
+   lookup. ONNX counts negative indices from the end, so the lookup reads a row
+   index that is out of bounds for negative labels (_input_check_nodes).
 2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.
@@ -30,14 +30,23 @@ against TensorFlow in tests/export/test_onnx_graph.py:
    DepthToSpace(2) of the 64-channel map took 28% of the run and the 4-channel
    conv on 14x14 another 20%; the 16-channel convs fill ORT's NCHWc blocks.
 
-Graph: Gather, Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2,
-3 x Add, Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
+Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Gather
+that fails out of bounds): labels outside 0..9, negative ones too, N = 0, label
+and noise of different N; ORT checks the ranks and the 100 itself. Then the noise
+is bounded as in the SavedModel (contract.NOISE_CLIP per value, NOISE_NORM_CLIP per
+row). NaN noise passes through to NaN pixels (docs/embedding.md).
+
+Graph: the checks (3 Gathers and a few integer ops on [N] or [1]), the noise bound
+(Clip, ReduceSumSquare, Sqrt, Div, Min, Mul), Gather,
+Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2, 3 x Add,
+Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
 Multiply-adds per image: Gemm 313,600, phase convs 3,211,264, last convs 802,816.
 """
 
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.validation import LABEL_RULE, NOISE_RULE
 
 _GRID, _FILTERS = 7, 64   # the seed generator's 7x7x64 starting map
 
@@ -214,6 +223,67 @@ def _summed_phase_convs(inits, name, sources, target):
     return nodes
 
 
+def _input_check_nodes(inits):
+    """Nodes that refuse what ONNX can see of a bad input, and give the label's table row.
+
+    ONNX has no assert, but Gather fails on an index outside [-n, n - 1]; each check
+    is a Gather whose node name states the rule (ORT's error names the node), and
+    each result feeds the label's row, so no optimiser can drop a check and every
+    check runs before the Gemm. Returns (nodes, name of the int32 [N] row index).
+    """
+    from onnx import helper
+
+    node, lbl, nz = helper.make_node, contract.LABEL_KEY, contract.NOISE_KEY
+    label_rule, noise_rule = f"{lbl}: {LABEL_RULE}", f"{nz}: {NOISE_RULE}"
+    inits["digits"] = np.arange(contract.NUM_CLASSES, dtype=np.int32)
+    inits["one_zero"] = np.zeros(1, np.int32)   # a 1-row table: indices -1 and 0 only
+    inits["one"], inits["two"] = np.ones(1, np.int64), np.full(1, 2, np.int64)
+    return [
+        # Labels below -10 or above 9 fail here; -10..-1 read as label + 10.
+        node("Gather", ["digits", lbl], ["label_mod"], axis=0, name=f"{label_rule} (range)"),
+        # 2 * label_mod - label: the label for 0..9, label + 20 (>= 10) for -10..-1,
+        # which the table lookup below refuses. No overflow: |label| <= 10 here.
+        node("Add", ["label_mod", "label_mod"], ["label_mod2"]),
+        node("Sub", ["label_mod2", lbl], ["label_signed"]),
+        node("Shape", [lbl], ["label_n"]),
+        node("Shape", [nz], ["noise_n"], start=0, end=1),
+        # N = 0: 2 min(N, 1) - 2 is -2, outside the 1-row table; 0 for N >= 1.
+        node("Min", ["label_n", "one"], ["label_n1"]),
+        node("Add", ["label_n1", "label_n1"], ["label_n2"]),
+        node("Sub", ["label_n2", "two"], ["empty_index"]),
+        node("Gather", ["one_zero", "empty_index"], ["empty_ok"], axis=0,
+             name=f"{label_rule} (N = 0)"),
+        # Different N: 2 (N_label - N_noise) is 0 only when they match.
+        node("Sub", ["label_n", "noise_n"], ["n_diff"]),
+        node("Add", ["n_diff", "n_diff"], ["n_index"]),
+        node("Gather", ["one_zero", "n_index"], ["n_ok"], axis=0,
+             name=f"{noise_rule} (N differs)"),
+        node("Add", ["empty_ok", "n_ok"], ["shapes_ok"]),
+        node("Add", ["label_signed", "shapes_ok"], ["label_row"]),
+    ], "label_row"
+
+
+def _noise_clip_nodes(inits, target):
+    """Nodes of export/signature.py's clip_noise: each value clipped to +-NOISE_CLIP,
+    then each row scaled by min(1, NOISE_NORM_CLIP / its L2 norm); result ``target``."""
+    from onnx import helper
+
+    node, nz = helper.make_node, contract.NOISE_KEY
+    inits["noise_min"] = np.array(-contract.NOISE_CLIP, np.float32)
+    inits["noise_max"] = np.array(contract.NOISE_CLIP, np.float32)
+    inits["noise_norm_max"] = np.array(contract.NOISE_NORM_CLIP, np.float32)
+    inits["one_f"] = np.array(1.0, np.float32)
+    return [
+        node("Clip", [nz, "noise_min", "noise_max"], ["noise_values_clipped"]),
+        node("ReduceSumSquare", ["noise_values_clipped"], ["noise_norm2"], axes=[1],
+             keepdims=1),
+        node("Sqrt", ["noise_norm2"], ["noise_norm"]),
+        node("Div", ["noise_norm_max", "noise_norm"], ["noise_scale_raw"]),
+        node("Min", ["one_f", "noise_scale_raw"], ["noise_scale"]),
+        node("Mul", ["noise_values_clipped", "noise_scale"], [target]),
+    ]
+
+
 def build_model(generator, config, opset):
     """The rewritten generator as an onnx.ModelProto (inputs label, noise; output images)."""
     import onnx
@@ -224,11 +294,15 @@ def build_model(generator, config, opset):
     inits["chw_shape"] = np.array([-1, _FILTERS, _GRID, _GRID], np.int64)
     inits["images_shape"] = np.array([-1, *contract.IMAGE_SHAPE], np.int64)
     slope = float(config.leaky_slope)
+    check_nodes, label_row = _input_check_nodes(inits)
     phase_nodes, phase_maps = _phase_convs(inits, "convt1", "map7", slope)
     node = helper.make_node
     nodes = [
-        node("Gather", ["label_table", contract.LABEL_KEY], ["label_rows"], axis=0),
-        node("Gemm", [contract.NOISE_KEY, "noise_kernel", "label_rows"], ["dense"]),
+        *check_nodes,
+        node("Gather", ["label_table", label_row], ["label_rows"], axis=0,
+             name=f"{contract.LABEL_KEY}: {LABEL_RULE} (negative)"),
+        *_noise_clip_nodes(inits, "noise_clipped"),
+        node("Gemm", ["noise_clipped", "noise_kernel", "label_rows"], ["dense"]),
         node("LeakyRelu", ["dense"], ["dense_act"], alpha=slope),
         node("Reshape", ["dense_act", "chw_shape"], ["map7"]),
         *phase_nodes,
