@@ -1,10 +1,12 @@
-"""Node.js (onnxruntime-node, what serving/web/node_example.mjs embeds) on raw model.onnx
-follows the same rule as ONNX Runtime in Python: it refuses the same inputs (every label
+"""Node.js on raw model.onnx follows the same rule as ONNX Runtime in Python.
+
+With onnxruntime-node (what serving/web/node_example.mjs embeds) and onnxruntime-web's
+WebAssembly (what the page runs, here in Node): it refuses the same inputs (every label
 outside 0..9, N = 0, different N), and its images agree within 1e-5 (NaN where Python's
 are NaN, for NaN noise only).
 
-One Node process runs every case (about a second); skipped where Node or the web
-dependencies are missing (.ci/run installs both and sets MODEL_PKG_REQUIRE_BROWSER).
+One Node process per package runs every case (about a second); skipped where Node or the
+web dependencies are missing (.ci/run installs both and sets MODEL_PKG_REQUIRE_BROWSER).
 """
 
 import base64
@@ -25,9 +27,14 @@ pytestmark = pytest.mark.faults
 _SCRIPT = r"""
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-const [webDir, modelPath] = process.argv.slice(2);
-const ort = createRequire(webDir + "/")("onnxruntime-node");
-const session = await ort.InferenceSession.create(modelPath);
+const [webDir, modelPath, pkg] = process.argv.slice(2);
+const ort = createRequire(webDir + "/")(pkg);
+const options = {};
+if (pkg === "onnxruntime-web") {   // the page's runtime: WebAssembly, here in Node
+  ort.env.wasm.numThreads = 1;
+  options.executionProviders = ["wasm"];
+}
+const session = await ort.InferenceSession.create(modelPath, options);
 const b64 = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
 const raw = (text) => {
   const b = Buffer.from(text, "base64");
@@ -64,19 +71,20 @@ def _cases():
     return out
 
 
-def _require_node():
+def _require_node(package):
     missing = (None if shutil.which("node") and os.path.isdir(
-        os.path.join(web_app.WEB_DIR, "node_modules", "onnxruntime-node"))
-        else "node or onnxruntime-node missing: run `make web-deps` (npm ci in serving/web)")
+        os.path.join(web_app.WEB_DIR, "node_modules", package))
+        else f"node or {package} missing: run `make web-deps` (npm ci in serving/web)")
     if missing and os.environ.get("MODEL_PKG_REQUIRE_BROWSER"):
         pytest.fail(f"MODEL_PKG_REQUIRE_BROWSER is set but {missing}")
     if missing:
         pytest.skip(missing)
 
 
+@pytest.mark.parametrize("package", ["onnxruntime-node", "onnxruntime-web"])
 @pytest.mark.parametrize("which", ["seed", "default"])
-def test_node_refuses_and_answers_as_python_onnx_runtime(request, which, tmp_path):
-    _require_node()
+def test_node_refuses_and_answers_as_python_onnx_runtime(request, which, package, tmp_path):
+    _require_node(package)
     version = request.getfixturevalue("published" if which == "seed" else "published_default")[1]
     session = OnnxRuntime(version).session
     cases = _cases()
@@ -86,7 +94,7 @@ def test_node_refuses_and_answers_as_python_onnx_runtime(request, which, tmp_pat
                 "noise": base64.b64encode(noise.tobytes()).decode(), "noise_shape": noise.shape}
                for label, noise in cases.values()]
     out = subprocess.run(["node", str(script), web_app.WEB_DIR,
-                          os.path.join(version, contract.ONNX_NAME)],
+                          os.path.join(version, contract.ONNX_NAME), package],
                          input=json.dumps(payload), capture_output=True, text=True, timeout=120,
                          check=True)
     for (case, (label, noise)), line in zip(cases.items(), out.stdout.splitlines(), strict=True):
