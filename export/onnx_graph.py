@@ -34,10 +34,10 @@ Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Gather
 that fails out of bounds): labels outside 0..9, negative ones too, N = 0, label
 and noise of different N; ORT checks the ranks and the 100 itself. Then the noise
 is bounded as in the SavedModel (contract.NOISE_CLIP per value, NOISE_NORM_CLIP per
-row). NaN noise passes through to NaN pixels (docs/embedding.md).
+row). NaN or Inf noise gives NaN pixels in its row (docs/embedding.md).
 
 Graph: the checks (3 Gathers and a few integer ops on [N] or [1]), the noise bound
-(Clip, ReduceSumSquare, Sqrt, Div, Min, Mul), Gather,
+(Sub, Clip, Add, ReduceSumSquare, Sqrt, Div, Min, Mul), Gather,
 Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2, 3 x Add,
 Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
 Multiply-adds per image: Gemm 313,600, phase convs 3,211,264, last convs 802,816.
@@ -274,7 +274,11 @@ def _noise_clip_nodes(inits, target):
     inits["noise_norm_max"] = np.array(contract.NOISE_NORM_CLIP, np.float32)
     inits["one_f"] = np.array(1.0, np.float32)
     return [
-        node("Clip", [nz, "noise_min", "noise_max"], ["noise_values_clipped"]),
+        # The contract lets raw model.onnx answer NaN pixels for NaN or Inf noise, nothing
+        # else: x - x is 0 for finite x and NaN for +-Inf, so Inf is not clipped into a digit.
+        node("Sub", [nz, nz], ["noise_zero_or_nan"]),
+        node("Clip", [nz, "noise_min", "noise_max"], ["noise_clip_only"]),
+        node("Add", ["noise_clip_only", "noise_zero_or_nan"], ["noise_values_clipped"]),
         node("ReduceSumSquare", ["noise_values_clipped"], ["noise_norm2"], axes=[1],
              keepdims=1),
         node("Sqrt", ["noise_norm2"], ["noise_norm"]),

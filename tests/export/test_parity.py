@@ -138,6 +138,19 @@ def test_extreme_finite_noise_gives_the_same_finite_image_everywhere(runtimes, m
         np.testing.assert_allclose(x, y, rtol=0, atol=contract.PARITY_ATOL, err_msg=f"{a} vs {b}")
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_raw_onnx_answers_nan_pixels_for_nan_or_inf_noise_in_that_row_only(runtimes, value):
+    # The contract's one exception: raw model.onnx may answer NaN or Inf noise, with NaN
+    # pixels; Inf must not be clipped into a digit.
+    label = np.array([1, 2, 3], np.int32)
+    noise = np.random.default_rng(2).standard_normal((3, contract.NOISE_DIM)).astype(np.float32)
+    noise[1, 17] = value
+    images = runtimes["onnx"].session.run(None, {"label": label, "noise": noise})[0]
+    assert np.isnan(images[1]).all()
+    np.testing.assert_allclose(images[[0, 2]], runtimes["onnx"].generate(label[[0, 2]],
+                               noise[[0, 2]]), rtol=0, atol=contract.PARITY_ATOL)
+
+
 def test_noise_inside_the_bound_is_not_changed(runtimes):
     # Training-range noise must reach the generator bit for bit: the bound only
     # touches rows beyond it (the Keras reference, with no graph, is the judge).
