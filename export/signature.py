@@ -3,7 +3,7 @@
 Both artifacts come from ``make_serving_fn``: the SavedModel with the
 in-graph checks (so TF Serving answers INVALID_ARGUMENT / HTTP 400) and the
 in-graph batcher, the tf2onnx graph without either (ONNX drops asserts; the
-Python validator stands in front). Both clip the noise to +-NOISE_CLIP, as the
+Python validator stands in front). Both bound the noise (``clip_noise``), as the
 rewritten ONNX graph does (export/onnx_graph.py).
 
 Why the batcher sits in the graph, after the checks (docs/tf_serving.md has
@@ -59,7 +59,7 @@ def to_contract_range(images):
 
 
 def runtime_shape(tensor):
-    """(rank, shape padded with -1 to 3 entries) of ``tensor`` as fed, opaque to grappler.
+    """(rank, shape followed by three -1s) of ``tensor`` as fed, opaque to grappler.
 
     Neither TF Serving's loader nor a tf.saved_model.load signature checks a request
     against the signature's shapes, and grappler folds Rank, Size and known dims to
