@@ -9,8 +9,9 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup. ONNX counts negative indices from the end, so the lookup reads a row
-   index that is out of bounds for negative labels (_input_check_nodes).
+   lookup. ONNX counts negative indices from the end, so the lookup's index is
+   2 * (label mod 10) - label: the label for 0..9, out of bounds for negative
+   labels (_input_check_nodes).
 2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.
