@@ -9,9 +9,9 @@ and the default preset's versions:
 - every runtime refuses or answers float32 [N, 28, 28, 1], finite, in [0, 1];
 - every answer agrees with every other within the contract's 1e-5;
 - the SavedModel paths (TF Serving's loader through the C API, TF2, REST and
-  gRPC through the stand-in, SavedModelClient) and the clients refuse exactly the
-  contract's bad inputs (``violation`` below, written from docs/CONTRACT.md, not
-  from the validator);
+  gRPC through the stand-in, SavedModelClient) and the clients (also RestClient and
+  GrpcClient) refuse exactly the contract's bad inputs (``violation`` below,
+  written from docs/CONTRACT.md, not from the validator);
 - raw model.onnx refuses every bad input but NaN or Inf noise, for which alone
   it may answer, with NaN pixels in those rows (the contract's one exception).
 
@@ -32,7 +32,9 @@ from hypothesis import strategies as st
 
 from model_pkg import contract
 from model_pkg.export.runtimes import CApiRuntime, OnnxRuntime, SavedModelRuntime
+from model_pkg.serving.grpc_client import GrpcClient
 from model_pkg.serving.local_clients import OnnxClient, SavedModelClient
+from model_pkg.serving.rest_client import RestClient
 from tests.conftest import standin_config
 from tests.serving.standin import StandIn, shipped_compose
 from tests.serving.test_clients import _post
@@ -191,6 +193,8 @@ def runtimes(request, tmp_path_factory):
         "rest (stand-in)": (_rest(server), JSON, CAP),
         "grpc (stand-in)": (_grpc(server), EXACT, CAP),
         "SavedModelClient": (SavedModelClient(version).generate, PYTHON, CAP),
+        "RestClient": (RestClient(server.rest_url).generate, PYTHON, CAP),
+        "GrpcClient": (GrpcClient(server.grpc_target).generate, PYTHON, CAP),
         "OnnxClient": (OnnxClient(version, device="cpu").generate, PYTHON, None),
         "raw model.onnx": (lambda label, noise: onnx.session.run(None, {
             contract.LABEL_KEY: label, contract.NOISE_KEY: noise})[0], EXACT, None),
@@ -223,6 +227,9 @@ _ROW = np.random.default_rng(1).standard_normal((1, contract.NOISE_DIM)).astype(
 @example(case=_issue_case(np.array([4], np.int32), np.full((1, 100), 1e39)))   # inf as float32
 @example(case=_issue_case(np.zeros(2, np.int32), np.zeros((3, 100), np.float32)))
 @example(case=_issue_case(np.full(CAP + 1, 7, np.int32), np.ones((CAP + 1, 100), np.float32)))
+# Past the in-graph batcher's largest batch (256): the SavedModel splits it, nothing else does.
+@example(case=_issue_case(np.arange(300, dtype=np.int32) % 10, np.repeat(
+    [[1e3] * 100, [-3e38] * 100, [0.5] * 100], 100, axis=0).astype(np.float32)))
 def test_every_runtime_refuses_or_answers_the_same_finite_image(runtimes, case):
     answers, refused = {}, {}
     for name, (call, _, _) in runtimes.items():
