@@ -9,9 +9,8 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup. ONNX counts negative indices from the end, so the lookup's index is
-   2 * (label mod 10) - label: the label for 0..9, out of bounds for negative
-   labels (_input_check_nodes).
+   lookup, of a label checked first (_input_check_nodes): ONNX counts negative
+   indices from the end, so the lookup alone would draw a 9 for label -1.
 2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.
@@ -31,13 +30,13 @@ against TensorFlow in tests/export/test_onnx_graph.py:
    DepthToSpace(2) of the 64-channel map took 28% of the run and the 4-channel
    conv on 14x14 another 20%; the 16-channel convs fill ORT's NCHWc blocks.
 
-Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Gather
-that fails out of bounds): labels outside 0..9, negative ones too, N = 0, label
-and noise of different N; ORT checks the ranks and the 100 itself. Then the noise
+Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Reshape
+that fails unless the input is good): labels outside 0..9, negative ones too,
+N = 0, label and noise of different N; ORT checks the ranks and the 100 itself. Then the noise
 is bounded as in the SavedModel (contract.NOISE_CLIP per value, NOISE_NORM_CLIP per
 row). NaN or Inf noise gives NaN pixels in its row (docs/embedding.md).
 
-Graph: the checks (3 Gathers and a few integer ops on [N] or [1]), the noise bound
+Graph: the checks (3 Reshapes and a few integer ops on [N] or [1]), the noise bound
 (Sub, Clip, Add, ReduceSumSquare, Sqrt, Div, Min, Mul), Gather,
 Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2, 3 x Add,
 Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
@@ -225,43 +224,45 @@ def _summed_phase_convs(inits, name, sources, target):
 
 
 def _input_check_nodes(inits):
-    """Nodes that refuse what ONNX can see of a bad input, and give the label's table row.
+    """Nodes that refuse what ONNX can see of a bad input; returns (nodes, checked label).
 
-    ONNX has no assert, but Gather fails on an index outside [-n, n - 1]; each check
-    is a Gather whose node name states the rule (ORT's error names the node), and
-    each result feeds the label's row, so no optimiser can drop a check and every
-    check runs before the Gemm. Returns (nodes, name of the int32 [N] row index).
+    ONNX has no assert. Each check reshapes the label to [N + k], k counting what breaks
+    the rule (labels outside 0..9, N = 0, N unequal to the noise's): a Reshape to a size
+    the tensor does not have fails on every execution provider, its shape being checked
+    on the host (a Gather out of bounds fails on the CPU, but ORT's CUDA kernel reads
+    zeros). ORT's error names the node, whose name is the rule. The label flows through
+    the three to the table lookup, so no optimiser drops one and all run before the Gemm.
     """
-    from onnx import helper
+    from onnx import TensorProto, helper
 
     node, lbl, nz = helper.make_node, contract.LABEL_KEY, contract.NOISE_KEY
-    label_rule, noise_rule = f"{lbl}: {LABEL_RULE}", f"{nz}: {NOISE_RULE}"
-    inits["digits"] = np.arange(contract.NUM_CLASSES, dtype=np.int32)
-    inits["one_zero"] = np.zeros(1, np.int32)   # a 1-row table: indices -1 and 0 only
-    inits["one"], inits["two"] = np.ones(1, np.int64), np.full(1, 2, np.int64)
+    inits["label_min"] = np.array(contract.LABEL_MIN, np.int32)
+    inits["label_max"] = np.array(contract.LABEL_MAX, np.int32)
+    inits["zero_n"] = np.zeros(1, np.int64)
+    count = TensorProto.INT64
     return [
-        # Labels below -10 or above 9 fail here; -10..-1 read as label + 10.
-        node("Gather", ["digits", lbl], ["label_mod"], axis=0, name=f"{label_rule} (range)"),
-        # 2 * label_mod - label: the label for 0..9, label + 20 (>= 10) for -10..-1,
-        # which the table lookup below refuses. No overflow: |label| <= 10 here.
-        node("Add", ["label_mod", "label_mod"], ["label_mod2"]),
-        node("Sub", ["label_mod2", lbl], ["label_signed"]),
         node("Shape", [lbl], ["label_n"]),
         node("Shape", [nz], ["noise_n"], start=0, end=1),
-        # N = 0: 2 min(N, 1) - 2 is -2, outside the 1-row table; 0 for N >= 1.
-        node("Min", ["label_n", "one"], ["label_n1"]),
-        node("Add", ["label_n1", "label_n1"], ["label_n2"]),
-        node("Sub", ["label_n2", "two"], ["empty_index"]),
-        node("Gather", ["one_zero", "empty_index"], ["empty_ok"], axis=0,
-             name=f"{label_rule} (N = 0)"),
-        # Different N: 2 (N_label - N_noise) is 0 only when they match.
-        node("Sub", ["label_n", "noise_n"], ["n_diff"]),
-        node("Add", ["n_diff", "n_diff"], ["n_index"]),
-        node("Gather", ["one_zero", "n_index"], ["n_ok"], axis=0,
-             name=f"{noise_rule} (N differs)"),
-        node("Add", ["empty_ok", "n_ok"], ["shapes_ok"]),
-        node("Add", ["label_signed", "shapes_ok"], ["label_row"]),
-    ], "label_row"
+        node("Less", [lbl, "label_min"], ["label_below"]),
+        node("Greater", [lbl, "label_max"], ["label_above"]),
+        node("Or", ["label_below", "label_above"], ["label_outside"]),
+        node("Cast", ["label_outside"], ["label_outside_n"], to=count),
+        node("ReduceSum", ["label_outside_n"], ["label_bad"], keepdims=1),
+        node("Add", ["label_n", "label_bad"], ["range_shape"]),
+        node("Reshape", [lbl, "range_shape"], ["label_in_range"],
+             name=f"{lbl}: {LABEL_RULE} (range)"),
+        node("Equal", ["label_n", "zero_n"], ["label_empty"]),
+        node("Cast", ["label_empty"], ["label_empty_n"], to=count),
+        node("Add", ["label_n", "label_empty_n"], ["empty_shape"]),
+        node("Reshape", ["label_in_range", "empty_shape"], ["label_nonempty"],
+             name=f"{lbl}: {LABEL_RULE} (N = 0)"),
+        node("Equal", ["label_n", "noise_n"], ["n_same"]),
+        node("Not", ["n_same"], ["n_differs"]),
+        node("Cast", ["n_differs"], ["n_differs_n"], to=count),
+        node("Add", ["label_n", "n_differs_n"], ["same_n_shape"]),
+        node("Reshape", ["label_nonempty", "same_n_shape"], ["label_checked"],
+             name=f"{nz}: {NOISE_RULE} (N differs)"),
+    ], "label_checked"
 
 
 def _noise_clip_nodes(inits, target):
@@ -304,8 +305,7 @@ def build_model(generator, config, opset):
     node = helper.make_node
     nodes = [
         *check_nodes,
-        node("Gather", ["label_table", label_row], ["label_rows"], axis=0,
-             name=f"{contract.LABEL_KEY}: {LABEL_RULE} (negative)"),
+        node("Gather", ["label_table", label_row], ["label_rows"], axis=0),
         *_noise_clip_nodes(inits, "noise_clipped"),
         node("Gemm", ["noise_clipped", "noise_kernel", "label_rows"], ["dense"]),
         node("LeakyRelu", ["dense"], ["dense_act"], alpha=slope),

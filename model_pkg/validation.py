@@ -1,7 +1,7 @@
 """The one input validator in front of every Python runtime (NumPy only).
 
 ONNX Runtime runs no asserts: model.onnx refuses bad labels, ranks and shapes
-by its own table lookups (export/onnx_graph.py), but answers NaN or Inf noise
+by its own Reshape checks (export/onnx_graph.py), but answers NaN or Inf noise
 with NaN pixels and names the rule only in a node name, so every Python runtime
 validates here first, with a message naming the input and the rule. The
 SavedModel graph enforces the same rules with tf.debugging asserts

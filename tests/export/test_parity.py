@@ -103,8 +103,8 @@ def test_graph_assert_messages_name_input_and_rule(runtimes, case, input_name):
 
 @pytest.mark.parametrize("label", [-1, -5, -10, -11, 10, 19, 2**31 - 1, -2**31, -2**31 + 9])
 def test_raw_onnx_refuses_every_label_outside_0_to_9(runtimes, label):
-    # ONNX's Gather reads index -1 as the last row; the graph's second lookup (at
-    # 2 * (label mod 10) - label) makes -1..-10 out of bounds too. int32 extremes
+    # ONNX's Gather reads index -1 as the last row; the graph's check (a Reshape to
+    # N + the count of labels outside 0..9) refuses first. int32 extremes
     # must not wrap into range.
     session = runtimes["onnx"].session
     noise = np.zeros((2, contract.NOISE_DIM), np.float32)
