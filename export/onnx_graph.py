@@ -9,8 +9,8 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup. ORT refuses label 10 and above, but reads -1 as the last row (ONNX
-   counts negative indices from the end), so the Python validator stands in front.
+   lookup, of a label checked first (_input_check_nodes): ONNX counts negative
+   indices from the end, so the lookup alone would draw a 9 for label -1.
 2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.
@@ -30,14 +30,23 @@ against TensorFlow in tests/export/test_onnx_graph.py:
    DepthToSpace(2) of the 64-channel map took 28% of the run and the 4-channel
    conv on 14x14 another 20%; the 16-channel convs fill ORT's NCHWc blocks.
 
-Graph: Gather, Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2,
-3 x Add, Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
+Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Reshape
+that fails unless the input is good): labels outside 0..9, negative ones too,
+N = 0, label and noise of different N; ORT checks the ranks and the 100 itself. Then the noise
+is bounded as in the SavedModel (contract.NOISE_CLIP per value, NOISE_NORM_CLIP per
+row). NaN or Inf noise gives NaN pixels in its row (docs/embedding.md).
+
+Graph: the checks (3 Reshapes and a few integer ops on [N] or [1]), the noise bound
+(Sub, Clip, Add, ReduceSumSquare, Sqrt, Div, Min, Mul), Gather,
+Gemm, LeakyRelu, Reshape, 4 x (Conv 2x2, LeakyRelu), 4 x Conv 2x2, 3 x Add,
+Sigmoid, DepthToSpace, Reshape, in NCHW with the contract's names.
 Multiply-adds per image: Gemm 313,600, phase convs 3,211,264, last convs 802,816.
 """
 
 import numpy as np
 
 from model_pkg import contract
+from model_pkg.validation import LABEL_RULE, NOISE_RULE
 
 _GRID, _FILTERS = 7, 64   # the seed generator's 7x7x64 starting map
 
@@ -214,6 +223,73 @@ def _summed_phase_convs(inits, name, sources, target):
     return nodes
 
 
+def _input_check_nodes(inits):
+    """Nodes that refuse what ONNX can see of a bad input; returns (nodes, checked label).
+
+    ONNX has no assert. Each check reshapes the label to [N + k], k counting what breaks
+    the rule (labels outside 0..9, N = 0, N unequal to the noise's): a Reshape to a size
+    the tensor does not have fails on every execution provider, its shape being checked
+    on the host (a Gather out of bounds fails on the CPU, but ORT's CUDA kernel reads
+    zeros). ORT's error names the node, whose name is the rule. The label flows through
+    the three to the table lookup, so no optimiser drops one and all run before the Gemm.
+    """
+    from onnx import TensorProto, helper
+
+    node, lbl, nz = helper.make_node, contract.LABEL_KEY, contract.NOISE_KEY
+    inits["label_min"] = np.array(contract.LABEL_MIN, np.int32)
+    inits["label_max"] = np.array(contract.LABEL_MAX, np.int32)
+    inits["zero_n"] = np.zeros(1, np.int64)
+    count = TensorProto.INT64
+    return [
+        node("Shape", [lbl], ["label_n"]),
+        node("Shape", [nz], ["noise_n"], start=0, end=1),
+        node("Less", [lbl, "label_min"], ["label_below"]),
+        node("Greater", [lbl, "label_max"], ["label_above"]),
+        node("Or", ["label_below", "label_above"], ["label_outside"]),
+        node("Cast", ["label_outside"], ["label_outside_n"], to=count),
+        node("ReduceSum", ["label_outside_n"], ["label_bad"], keepdims=1),
+        node("Add", ["label_n", "label_bad"], ["range_shape"]),
+        node("Reshape", [lbl, "range_shape"], ["label_in_range"],
+             name=f"{lbl}: {LABEL_RULE} (range)"),
+        node("Equal", ["label_n", "zero_n"], ["label_empty"]),
+        node("Cast", ["label_empty"], ["label_empty_n"], to=count),
+        node("Add", ["label_n", "label_empty_n"], ["empty_shape"]),
+        node("Reshape", ["label_in_range", "empty_shape"], ["label_nonempty"],
+             name=f"{lbl}: {LABEL_RULE} (N = 0)"),
+        node("Equal", ["label_n", "noise_n"], ["n_same"]),
+        node("Not", ["n_same"], ["n_differs"]),
+        node("Cast", ["n_differs"], ["n_differs_n"], to=count),
+        node("Add", ["label_n", "n_differs_n"], ["same_n_shape"]),
+        node("Reshape", ["label_nonempty", "same_n_shape"], ["label_checked"],
+             name=f"{nz}: {NOISE_RULE} (N differs)"),
+    ], "label_checked"
+
+
+def _noise_clip_nodes(inits, target):
+    """Nodes of export/signature.py's clip_noise: each value clipped to +-NOISE_CLIP,
+    then each row scaled by min(1, NOISE_NORM_CLIP / its L2 norm); result ``target``."""
+    from onnx import helper
+
+    node, nz = helper.make_node, contract.NOISE_KEY
+    inits["noise_min"] = np.array(-contract.NOISE_CLIP, np.float32)
+    inits["noise_max"] = np.array(contract.NOISE_CLIP, np.float32)
+    inits["noise_norm_max"] = np.array(contract.NOISE_NORM_CLIP, np.float32)
+    inits["one_f"] = np.array(1.0, np.float32)
+    return [
+        # The contract lets raw model.onnx answer NaN pixels for NaN or Inf noise, nothing
+        # else: x - x is 0 for finite x and NaN for +-Inf, so Inf is not clipped into a digit.
+        node("Sub", [nz, nz], ["noise_zero_or_nan"]),
+        node("Clip", [nz, "noise_min", "noise_max"], ["noise_clip_only"]),
+        node("Add", ["noise_clip_only", "noise_zero_or_nan"], ["noise_values_clipped"]),
+        node("ReduceSumSquare", ["noise_values_clipped"], ["noise_norm2"], axes=[1],
+             keepdims=1),
+        node("Sqrt", ["noise_norm2"], ["noise_norm"]),
+        node("Div", ["noise_norm_max", "noise_norm"], ["noise_scale_raw"]),
+        node("Min", ["one_f", "noise_scale_raw"], ["noise_scale"]),
+        node("Mul", ["noise_values_clipped", "noise_scale"], [target]),
+    ]
+
+
 def build_model(generator, config, opset):
     """The rewritten generator as an onnx.ModelProto (inputs label, noise; output images)."""
     import onnx
@@ -224,11 +300,14 @@ def build_model(generator, config, opset):
     inits["chw_shape"] = np.array([-1, _FILTERS, _GRID, _GRID], np.int64)
     inits["images_shape"] = np.array([-1, *contract.IMAGE_SHAPE], np.int64)
     slope = float(config.leaky_slope)
+    check_nodes, label_row = _input_check_nodes(inits)
     phase_nodes, phase_maps = _phase_convs(inits, "convt1", "map7", slope)
     node = helper.make_node
     nodes = [
-        node("Gather", ["label_table", contract.LABEL_KEY], ["label_rows"], axis=0),
-        node("Gemm", [contract.NOISE_KEY, "noise_kernel", "label_rows"], ["dense"]),
+        *check_nodes,
+        node("Gather", ["label_table", label_row], ["label_rows"], axis=0),
+        *_noise_clip_nodes(inits, "noise_clipped"),
+        node("Gemm", ["noise_clipped", "noise_kernel", "label_rows"], ["dense"]),
         node("LeakyRelu", ["dense"], ["dense_act"], alpha=slope),
         node("Reshape", ["dense_act", "chw_shape"], ["map7"]),
         *phase_nodes,

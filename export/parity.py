@@ -47,6 +47,7 @@ def bad_inputs():
         "noise [N]": (labels, noise[:, 0]),
         "noise [N,100,1]": (labels, noise[:, :, None]),
         "label [N,1]": (labels[:, None], noise),
+        "label scalar": (np.array(3, np.int32), noise[:1]),
         "noise beyond float32": (labels, np.full((3, contract.NOISE_DIM), 1e300)),
         "NaN noise": (labels, nan),
         "Inf noise": (labels, inf),

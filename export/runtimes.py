@@ -34,7 +34,7 @@ class KerasRuntime:
 
     def generate(self, label, noise):
         label, noise = validate_inputs(label, noise)
-        images = self.generator((label, noise), training=False).numpy()
+        images = self.generator((label, clip_noise(noise)), training=False).numpy()
         return np.clip((images + 1.0) * 0.5, contract.PIXEL_MIN, contract.PIXEL_MAX)
 
 
@@ -80,6 +80,14 @@ class OnnxRuntime:
     def generate(self, label, noise):
         label, noise = validate_inputs(label, noise)
         return self.session.run([_IMAGES], {_LABEL: label, _NOISE: noise})[0]
+
+
+def clip_noise(noise):
+    """NumPy twin of the graphs' noise bound (export/signature.py, clip_noise)."""
+    noise = np.clip(noise, -contract.NOISE_CLIP, contract.NOISE_CLIP)
+    norm = np.sqrt(np.sum(np.square(noise), axis=1, keepdims=True))
+    with np.errstate(divide="ignore"):   # a zero row: min(1, inf) = 1, as in the graphs
+        return noise * np.minimum(np.float32(1), np.float32(contract.NOISE_NORM_CLIP) / norm)
 
 
 def _check_onnx_metadata(onnx_path, metadata, manifest):

@@ -2,8 +2,9 @@
 
 Both artifacts come from ``make_serving_fn``: the SavedModel with the
 in-graph checks (so TF Serving answers INVALID_ARGUMENT / HTTP 400) and the
-in-graph batcher, the ONNX graph without either (ONNX drops asserts; the
-Python validator stands in front).
+in-graph batcher, the tf2onnx graph without either (ONNX drops asserts; the
+Python validator stands in front). Both bound the noise (``clip_noise``), as the
+rewritten ONNX graph does (export/onnx_graph.py).
 
 Why the batcher sits in the graph, after the checks (docs/tf_serving.md has
 the numbers): TF Serving's own ``--enable_batching`` merges requests before
@@ -57,32 +58,57 @@ def to_contract_range(images):
     return tf.clip_by_value((images + 1.0) * 0.5, contract.PIXEL_MIN, contract.PIXEL_MAX)
 
 
+def runtime_shape(tensor):
+    """(rank, shape followed by three -1s) of ``tensor`` as fed, opaque to grappler.
+
+    Neither TF Serving's loader nor a tf.saved_model.load signature checks a request
+    against the signature's shapes, and grappler folds Rank, Size and known dims to
+    the signature's static shape, so an assert on them would pass for a scalar or
+    [N, 1] label. The shape vector goes through a serialize/parse round trip (a few
+    bytes), whose output shape grappler cannot know.
+    """
+    shape = tf.raw_ops.ParseTensor(serialized=tf.io.serialize_tensor(tf.shape(tensor)),
+                                   out_type=tf.int32)
+    return tf.size(shape), tf.concat([shape, [-1, -1, -1]], axis=0)
+
+
 def input_checks(label, noise):
-    """tf.debugging asserts for every contract rule a graph can see."""
+    """tf.debugging asserts for every contract rule a graph can see: ranks, then shapes,
+    then values, each group waiting for the one before, so that a scalar label meets
+    its rule's message and not an index or reduction error."""
     lbl, nz = contract.LABEL_KEY, contract.NOISE_KEY
-    # TF Serving feeds whatever shape a request has (the signature's shapes are
-    # not checked), so dims are read from the runtime shape padded with -1 (no
-    # real dim is -1): a scalar label, [N] or [N,100,1] noise then meet these
-    # messages, not an index error. tf.rank would be folded to the static rank.
-    label_dims = tf.concat([tf.shape(label), [-1, -1]], axis=0)
-    noise_dims = tf.concat([tf.shape(noise), [-1, -1, -1]], axis=0)
-    n = label_dims[0]
-    return [
-        tf.debugging.assert_equal(label_dims[1], -1, message=f"{lbl}: {LABEL_RULE}"),
-        tf.debugging.assert_greater(n, 0, message=f"{lbl}: {LABEL_RULE} (got N = 0)"),
-        tf.debugging.assert_less_equal(
-            n, contract.MAX_REQUEST_ROWS,
-            message=f"{lbl}: batch size N must be <= {contract.MAX_REQUEST_ROWS} per request"),
-        tf.debugging.assert_equal(noise_dims[2], -1, message=f"{nz}: {NOISE_RULE}"),
-        tf.debugging.assert_equal(noise_dims[0], n, message=f"{nz}: {NOISE_RULE}"),
-        tf.debugging.assert_equal(noise_dims[1], contract.NOISE_DIM,
-                                  message=f"{nz}: {NOISE_RULE}"),
-        tf.debugging.assert_greater_equal(label, contract.LABEL_MIN,
-                                          message=f"{lbl}: {LABEL_RULE}"),
-        tf.debugging.assert_less_equal(label, contract.LABEL_MAX,
-                                       message=f"{lbl}: {LABEL_RULE}"),
-        tf.debugging.assert_all_finite(noise, message=f"{nz}: {NOISE_RULE}"),
-    ]
+    (label_rank, label_dims), (noise_rank, noise_dims) = runtime_shape(label), runtime_shape(noise)
+    ranks = [tf.debugging.assert_equal(label_rank, 1, message=f"{lbl}: {LABEL_RULE} (rank)"),
+             tf.debugging.assert_equal(noise_rank, 2, message=f"{nz}: {NOISE_RULE} (rank)")]
+    with tf.control_dependencies(ranks):
+        n = tf.identity(label_dims[0])
+        shapes = [
+            tf.debugging.assert_greater(n, 0, message=f"{lbl}: {LABEL_RULE} (got N = 0)"),
+            tf.debugging.assert_less_equal(
+                n, contract.MAX_REQUEST_ROWS,
+                message=f"{lbl}: batch size N must be <= {contract.MAX_REQUEST_ROWS} per request"),
+            tf.debugging.assert_equal(noise_dims[0], n, message=f"{nz}: {NOISE_RULE}"),
+            tf.debugging.assert_equal(noise_dims[1], contract.NOISE_DIM,
+                                      message=f"{nz}: {NOISE_RULE}"),
+        ]
+    with tf.control_dependencies(shapes):
+        values = [
+            tf.debugging.assert_greater_equal(label, contract.LABEL_MIN,
+                                              message=f"{lbl}: {LABEL_RULE}"),
+            tf.debugging.assert_less_equal(label, contract.LABEL_MAX,
+                                           message=f"{lbl}: {LABEL_RULE}"),
+            tf.debugging.assert_all_finite(noise, message=f"{nz}: {NOISE_RULE}"),
+        ]
+    return ranks + shapes + values
+
+
+def clip_noise(noise):
+    """Each value clipped to +-NOISE_CLIP, then rows longer than NOISE_NORM_CLIP scaled
+    down to it (contract.py says why); export/onnx_graph.py does the same ops."""
+    noise = tf.clip_by_value(noise, -contract.NOISE_CLIP, contract.NOISE_CLIP)
+    norm = tf.sqrt(tf.reduce_sum(tf.square(noise), axis=1, keepdims=True))
+    # A zero row gives min(1, inf) = 1: no NaN. Rows inside the bound get exactly 1.
+    return noise * tf.minimum(1.0, contract.NOISE_NORM_CLIP / norm)
 
 
 def _generate(generator, batching):
@@ -115,6 +141,6 @@ def make_serving_fn(generator, checks=True, batching=None):
         if checks:
             with tf.control_dependencies(input_checks(label, noise)):
                 label, noise = tf.identity(label), tf.identity(noise)
-        return {contract.IMAGES_KEY: generate(label, noise)}
+        return {contract.IMAGES_KEY: generate(label, clip_noise(noise))}
 
     return tf.function(serve, input_signature=serving_specs())

@@ -136,8 +136,10 @@ def load_meta_graph(lib, path, graph):
 
 
 def _to_tensor(lib, name, value):
-    """A TF_Tensor holding a copy of ``value`` (its own dtype: the session judges it)."""
-    value = np.ascontiguousarray(value)
+    """A TF_Tensor holding a copy of ``value`` (its own dtype and rank: the session judges
+    them). Not np.ascontiguousarray: it turns a scalar into shape [1], which TF Serving
+    never does (a JSON or TensorProto scalar reaches the graph as rank 0)."""
+    value = np.asarray(value, order="C")
     if value.dtype not in _TF_DTYPE:   # strings, objects: TF would refuse them as well
         raise CApiError("INVALID_ARGUMENT", f"{name}: dtype {value.dtype} cannot be fed "
                         "through this C-API binding (numeric dtypes only)")

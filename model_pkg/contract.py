@@ -31,6 +31,17 @@ PARITY_ATOL = 1e-5                          # every runtime agrees within this
 # or its whole batch queue; the remote clients check it first. The ONNX file
 # has no limit. docs/tf_serving.md, "Batching".
 MAX_REQUEST_ROWS = 4096
+# Every graph (SavedModel, model.onnx, hence TF Serving, ONNX Runtime, the browser)
+# bounds the noise before the generator: each value clipped to +-NOISE_CLIP, then
+# each row longer than NOISE_NORM_CLIP (L2) scaled down to it. Noise inside both is
+# passed bit for bit. Training noise (TensorFlow's Box-Muller) cannot exceed
+# sqrt(-2 ln 1e-7) per value, the portable noise (model_pkg/noise.py)
+# sqrt(-2 ln 2**-32); a standard normal passes either bound with probability about
+# 1e-15 (per value, per row of 100). Far outside them float32 rounding made the
+# runtimes disagree beyond PARITY_ATOL and 3e38 overflowed to NaN images; the
+# per-value clip alone still let rows of all +-8 disagree. docs/reliability.md.
+NOISE_CLIP = 8.0
+NOISE_NORM_CLIP = 16.0
 
 # --- The discriminator's K+1 head (training side only) ----------------------
 FAKE_CLASS = NUM_CLASSES              # index 10 means "generated"
@@ -56,7 +67,8 @@ def signature_description():
             LABEL_KEY: {"dtype": LABEL_DTYPE, "shape": [None],
                         "range": [LABEL_MIN, LABEL_MAX]},
             NOISE_KEY: {"dtype": NOISE_DTYPE, "shape": [None, NOISE_DIM],
-                        "range": "finite"},
+                        "range": "finite", "clipped_to": [-NOISE_CLIP, NOISE_CLIP],
+                        "row_norm_clipped_to": NOISE_NORM_CLIP},
         },
         "outputs": {
             IMAGES_KEY: {"dtype": IMAGES_DTYPE, "shape": [None, *IMAGE_SHAPE],

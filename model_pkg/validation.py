@@ -1,10 +1,11 @@
 """The one input validator in front of every Python runtime (NumPy only).
 
-ONNX Runtime runs no asserts, and the ONNX graph's Gather reads label -1 as
-the last row (digit 9) where it should refuse, so nothing may reach a runtime
-before it passes here. The SavedModel graph enforces the same rules with
-tf.debugging asserts (export/signature.py), so TF Serving refuses what this
-refuses.
+ONNX Runtime runs no asserts: model.onnx refuses bad labels, ranks and shapes
+by its own Reshape checks (export/onnx_graph.py), but answers NaN or Inf noise
+with NaN pixels and names the rule only in a node name, so every Python runtime
+validates here first, with a message naming the input and the rule. The
+SavedModel graph enforces the same rules with tf.debugging asserts
+(export/signature.py), so TF Serving refuses what this refuses.
 """
 
 import numpy as np

@@ -39,6 +39,21 @@ def published(trained_workdir, tmp_path_factory):
                                            quality=False)
 
 
+@pytest.fixture(scope="session")
+def published_default(tmp_path_factory):
+    """(models_dir, version_dir) of a 3-step run of the default preset at batch 8, exported
+    (read-only): its generator uses the fast layers, so the exporter's rewrites meet them."""
+    from model_pkg.export.exporter import export_from_workdir
+    from model_pkg.train import train_and_evaluate
+
+    workdir = tmp_path_factory.mktemp("trained_default") / "run"
+    cfg = dataclasses.replace(config_lib.DEFAULT, batch_size=8, steps=3, checkpoint_every=3)
+    train_and_evaluate(cfg, str(workdir), progress=False, log=lambda *_: None)
+    models_dir = str(tmp_path_factory.mktemp("models_default"))
+    return models_dir, export_from_workdir(str(workdir), models_dir, log=lambda *_: None,
+                                           quality=False)
+
+
 @pytest.fixture
 def version_copy(published, tmp_path):
     """A private copy of the published version, free to damage."""

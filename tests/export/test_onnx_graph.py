@@ -146,6 +146,21 @@ def test_rewritten_graph_has_only_fast_ops_and_ort_fuses_them(sessions, tmp_path
     # map is concatenated or reshuffled (rewrite 7): one DepthToSpace, on the 16-channel ink.
     assert "LeakyRelu" not in ops and "Concat" not in ops, ops
     assert ops.count("DepthToSpace") == 1, ops
+    # The input checks (3 Reshapes named by their rule) survive ORT's optimiser: the label
+    # flows through them to the table lookup, so none is dead code. The noise bound too.
+    checks = [n.name for n in onnx.load(options.optimized_model_filepath).graph.node
+              if n.op_type == "Reshape" and n.name.startswith(("label: must", "noise: must"))]
+    assert len(checks) == 3 and "Clip" in ops and "ReduceSumSquare" in ops, ops
+
+
+def test_checks_run_before_the_gemm_and_name_their_rule():
+    model = onnx_graph.build_model(networks.build_generator(SEED), SEED, 17)
+    names = [n.name for n in model.graph.node if n.op_type == "Reshape" and n.name]
+    assert [name.split(": ")[0] for name in names] == ["label", "label", "noise"], names
+    lookup = next(n for n in model.graph.node if n.op_type == "Gather")
+    gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
+    assert lookup.input[1] == "label_checked" and lookup.output[0] == gemm.input[2]
+    assert gemm.input[0] == "noise_clipped"
 
 
 def test_other_architectures_are_refused():
