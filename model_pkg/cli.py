@@ -3,7 +3,7 @@
 Each subcommand parses its flags, calls one library function and prints what
 it made. Errors a user can fix (bad flags, missing data, a config clash) exit
 with status 2 and one clear line, not a traceback (``--debug`` shows it). Tools with
-flags of their own (screen, report, preset-time) keep them in the module they drive
+flags of their own (screen, report, the bench sections) keep them in the module they drive
 (``add_arguments``/``run``), so ``python -m`` on that module still works. This is the one module
 allowed to import every layer (train, export, serving, benchmarks;
 docs/architecture.md); it imports them inside the subcommands, so that
@@ -83,17 +83,21 @@ def _baseline(text):
 
 
 # subcommand -> the module that defines its flags (add_arguments) and runs it (run).
-_MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report",
-                 "preset-time": "model_pkg.benchmarks.preset_time"}
+_MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report"}
+# model-pkg bench SECTION: one measurement of the suite on its own, with its own flags.
+_BENCH_SECTIONS = {"preset-time": "model_pkg.benchmarks.preset_time",
+                   "train-speed": "model_pkg.benchmarks.train_speed",
+                   "export-speed": "model_pkg.benchmarks.export_speed",
+                   "distributed-speed": "model_pkg.benchmarks.distributed_speed"}
 
 
-def _add_module_tools(sub):
-    for name, module in _MODULE_TOOLS.items():
+def _add_module_tools(sub, tools):
+    for name, module in tools.items():
         tool = importlib.import_module(module)   # argparse and the standard library only
         parser = sub.add_parser(name, help=tool.HELP, description=tool.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
         tool.add_arguments(parser)
-        parser.set_defaults(tool_parser=parser)
+        parser.set_defaults(tool_module=module, tool_parser=parser)
 
 
 def build_parser():
@@ -144,8 +148,11 @@ def build_parser():
     evaluate.add_argument("--cas", action="store_true",
                           help="also train on 60,000 generated digits and test on real ones (slow)")
 
-    cli_parsers.add_tool_parsers(sub)
-    _add_module_tools(sub)
+    bench = cli_parsers.add_tool_parsers(sub)
+    _add_module_tools(bench.add_subparsers(
+        dest="section", metavar="SECTION", help="one section alone (default: the whole suite)"),
+        _BENCH_SECTIONS)
+    _add_module_tools(sub, _MODULE_TOOLS)
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
@@ -330,9 +337,8 @@ def main(argv=None):
     from model_pkg.data import DataError
 
     try:
-        if args.command in _MODULE_TOOLS:
-            return importlib.import_module(_MODULE_TOOLS[args.command]).run(args,
-                                                                            args.tool_parser)
+        if getattr(args, "tool_module", None):
+            return importlib.import_module(args.tool_module).run(args, args.tool_parser)
         return _COMMANDS[args.command](args)
     except (ValueError, DataError, CheckpointError, RuntimeError, OSError) as err:
         if args.debug:

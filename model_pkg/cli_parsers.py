@@ -6,7 +6,7 @@ module imports nothing beyond argparse, so it sits in the bottom layer.
 
 
 def add_tool_parsers(sub):
-    """`web` (the browser page) and `bench` (the benchmark)."""
+    """`web` (the browser page) and `bench` (the benchmark); returns bench's parser."""
     web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
     web.add_argument("--model", required=True,
                      help="a version folder, e.g. artifacts/models/cgan/1")
@@ -17,6 +17,7 @@ def add_tool_parsers(sub):
     bench.add_argument("--out-md", help="the Markdown report (default: ./BENCHMARKS.md)")
     bench.add_argument("--quick", action="store_true",
                        help="tiny sizes: checks the benchmark runs, numbers mean nothing")
+    return bench
 
 
 def add_serving_parsers(sub):

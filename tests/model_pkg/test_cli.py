@@ -60,10 +60,20 @@ def test_help_lists_the_contract_commands():
 
 def test_every_tool_is_a_subcommand():
     out = _cli("--help")
-    for command in ("screen", "report", "preset-time"):
+    for command in ("screen", "report", "gpu-check"):
         assert command in out.stdout
         usage = _cli(command, "--help")
         assert usage.returncode == 0 and f"usage: model-pkg {command}" in usage.stdout
+    sections = ("preset-time", "train-speed", "export-speed", "distributed-speed")
+    assert all(section in _cli("bench", "--help").stdout for section in sections)
+    for section in sections:
+        usage = _cli("bench", section, "--help")
+        assert usage.returncode == 0 and f"usage: model-pkg bench {section}" in usage.stdout
+
+
+def test_a_bench_section_checks_its_flags():
+    out = _cli("bench", "preset-time", "--rounds", "0")
+    assert out.returncode == 2 and "--rounds and --steps must be >= 1" in out.stderr
 
 
 def test_screen_refuses_a_bad_flag_before_training(tmp_path):
