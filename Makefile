@@ -59,7 +59,7 @@ bench-scale: setup
 # artifacts/audit/, not a gate (docs/security.md).
 audit: setup web-deps
 	$(PY) -m pip install --quiet 'pip-audit==2.10.1'
-	$(PY) -m model_pkg.benchmarks.audit
+	$(PY) -m tools.audit
 
 web: setup web-deps
 	$(VENV)/bin/model-pkg web --model $(MODEL)

@@ -6,7 +6,7 @@ so 2 replicas cannot be faster here: the row shows the cost of the distributed s
 GPU machine it is 1 GPU against that GPU split into 2 logical GPUs. Same global batch,
 same seed model, MirroredStrategy in both rows. ``model-pkg bench`` runs this too.
 
-    python -m model_pkg.benchmarks.distributed_speed [--steps 30] [--batch 64]
+    model-pkg bench distributed-speed [--steps 30] [--batch 64]
 """
 
 import argparse
@@ -75,17 +75,34 @@ def measure(steps=30, batch=64):
     return rows
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+HELP = "training steps/s at 1 and 2 tf.distribute replicas"
+
+
+def add_arguments(parser):
+    """The flags of ``model-pkg bench distributed-speed``."""
     parser.add_argument("--steps", type=int, default=30, help="timed steps per replica count")
     parser.add_argument("--batch", type=int, default=64, help="the global batch")
+
+
+def run(args, parser):
+    if args.steps < 1 or args.batch < 2:
+        parser.error("--steps must be >= 1 and --batch >= 2 (one row per replica)")
+    print(json.dumps(measure(args.steps, args.batch), indent=2))
+    return 0
+
+
+def main(argv=None):
+    """Also what measure() runs in each child process (--child N: N replicas)."""
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.distributed_speed",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.steps, args.batch)))
-    else:
-        print(json.dumps(measure(args.steps, args.batch), indent=2))
+        return 0
+    return run(args, parser)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

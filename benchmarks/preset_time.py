@@ -1,6 +1,6 @@
 """Training time of each preset's full run, side by side: interleaved rounds, one process.
 
-    python -m model_pkg.benchmarks.preset_time [--rounds 5] [--steps 150]
+    model-pkg preset-time [--rounds 5] [--steps 150]
 
 Builds the package's step for the seed preset, the default and the default with each
 other objective, times ``--steps`` steps of each in turn per round (seed, default, ...,
@@ -50,16 +50,27 @@ def measure(configs, rounds=5, steps=150):
             for name, config in configs.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.preset_time",
-                                     description=__doc__.splitlines()[0])
+HELP = "training time of each preset's full run against the seed's (interleaved rounds)"
+
+
+def add_arguments(parser):
+    """The flags of ``model-pkg preset-time`` (and of ``python -m ...preset_time``)."""
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=150, help="timed steps per round")
-    args = parser.parse_args(argv)
+
+
+def run(args, parser):
     if args.rounds < 1 or args.steps < 1:
         parser.error("--rounds and --steps must be >= 1")
     print(json.dumps(measure(candidates(), args.rounds, args.steps), indent=1))
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.preset_time",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ ConditionalGAN.train_step fed by its tf.data pipeline, exactly as train.py
 does. Rounds alternate (ref, pkg, ref, pkg, ...) because these machines drift;
 the medians and their ratio are printed. ``model-pkg bench`` runs this too.
 
-    python benchmarks/train_speed.py [--steps 200] [--rounds 3] [--batch 64]
+    model-pkg bench train-speed [--steps 200] [--rounds 3] [--batch 64] [--preset seed]
 """
 
 import argparse
@@ -122,15 +122,30 @@ def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=Non
                 round(statistics.median(pkg) / statistics.median(ref), 3)}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+HELP = "the package's training step against a plain seed-faithful loop"
+
+
+def add_arguments(parser):
+    """The flags of ``model-pkg bench train-speed``."""
     parser.add_argument("--steps", type=int, default=200, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--preset", default="seed")
-    args = parser.parse_args()
+
+
+def run(args, parser):
+    if min(args.steps, args.rounds, args.batch) < 1:
+        parser.error("--steps, --rounds and --batch must be >= 1")
     print(json.dumps(measure_training(args.preset, args.steps, args.rounds, args.batch), indent=2))
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.train_speed",
+                                     description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,6 +7,7 @@ metadata and the manifest, fsync and rename into place.
 
 import dataclasses
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -86,10 +87,11 @@ def library_versions():
     import onnx
     import onnxruntime
     import tensorflow
-    import tf2onnx
 
+    # The default ONNX builder does not use tf2onnx; importing it only for its version would
+    # load its converters (and their TensorFlow graph imports) on every export.
     return {"python": platform.python_version(), "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__, "tf2onnx": tf2onnx.__version__,
+            "keras": keras.__version__, "tf2onnx": importlib.metadata.version("tf2onnx"),
             "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
             "numpy": numpy.__version__}
 

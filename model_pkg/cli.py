@@ -2,17 +2,21 @@
 
 Each subcommand parses its flags, calls one library function and prints what
 it made. Errors a user can fix (bad flags, missing data, a config clash) exit
-with status 2 and one clear line, not a traceback. This is the one module
+with status 2 and one clear line, not a traceback (``--debug`` shows it). Tools with
+flags of their own (screen, report, the bench sections) keep them in the module they drive
+(``add_arguments``/``run``), so ``python -m`` on that module still works. This is the one module
 allowed to import every layer (train, export, serving, benchmarks;
 docs/architecture.md); it imports them inside the subcommands, so that
 ``model-pkg --help`` starts fast.
 """
 
 import argparse
+import importlib
 import json
 import os
 import sys
 
+from model_pkg import cli_parsers
 from model_pkg.config import PRESETS
 from model_pkg.paths import bench_outputs, default_models_dir, default_pipeline_workdir
 
@@ -78,22 +82,28 @@ def _baseline(text):
     return version
 
 
-def _add_tool_parsers(sub):
-    """`web` (the browser page) and `bench` (the benchmark)."""
-    web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")
-    web.add_argument("--model", required=True,
-                     help="a version folder, e.g. artifacts/models/cgan/1")
-    web.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free)")
+# subcommand -> the module that defines its flags (add_arguments) and runs it (run).
+_MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report"}
+# model-pkg bench SECTION: one measurement of the suite on its own, with its own flags.
+_BENCH_SECTIONS = {"preset-time": "model_pkg.benchmarks.preset_time",
+                   "train-speed": "model_pkg.benchmarks.train_speed",
+                   "export-speed": "model_pkg.benchmarks.export_speed",
+                   "distributed-speed": "model_pkg.benchmarks.distributed_speed"}
 
-    bench = sub.add_parser("bench", help="benchmark every runtime, training and export")
-    bench.add_argument("--out-json", help="default: artifacts/bench/bench.json")
-    bench.add_argument("--out-md", help="the Markdown report (default: ./BENCHMARKS.md)")
-    bench.add_argument("--quick", action="store_true",
-                       help="tiny sizes: checks the benchmark runs, numbers mean nothing")
+
+def _add_module_tools(sub, tools):
+    for name, module in tools.items():
+        tool = importlib.import_module(module)   # argparse and the standard library only
+        parser = sub.add_parser(name, help=tool.HELP, description=tool.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+        tool.add_arguments(parser)
+        parser.set_defaults(tool_module=module, tool_parser=parser)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="model-pkg", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the traceback, not just one line")
     parser.add_argument("--trusted-keys", help="Ed25519 public key(s) (a PEM file or folder): "
                         "every version loaded must be signed by one (env MODEL_PKG_TRUSTED_KEYS)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,7 +148,11 @@ def build_parser():
     evaluate.add_argument("--cas", action="store_true",
                           help="also train on 60,000 generated digits and test on real ones (slow)")
 
-    _add_tool_parsers(sub)
+    bench = cli_parsers.add_tool_parsers(sub)
+    _add_module_tools(bench.add_subparsers(
+        dest="section", metavar="SECTION", help="one section alone (default: the whole suite)"),
+        _BENCH_SECTIONS)
+    _add_module_tools(sub, _MODULE_TOOLS)
 
     pipeline = sub.add_parser("pipeline", help="the main job on embedded defaults")
     pipeline.add_argument("--workdir", default=default_pipeline_workdir(),
@@ -149,32 +163,7 @@ def build_parser():
     pipeline.add_argument("--skip-if-published", action="store_true",
                           help="do nothing when a version is already published (docker compose)")
 
-    promote = sub.add_parser("promote", help="move a TF Serving version label (two steps)")
-    promote.add_argument("--label", required=True, help="e.g. stable or canary")
-    promote.add_argument("--version", required=True, type=int)
-    promote.add_argument("--config",
-                         help="models.config to edit (default: serving/config/models.config)")
-    promote.add_argument("--models-dir", help="where versions are published (to verify N)")
-    promote.add_argument("--rest-url", help="a running TF Serving: check N is loaded first")
-
-    rollback = sub.add_parser("rollback", help="move a label to the previous served version")
-    rollback.add_argument("--label", required=True)
-    rollback.add_argument("--config",
-                          help="models.config to edit (default: serving/config/models.config)")
-
-    tls_config = sub.add_parser("tls-config", help="write TF Serving's gRPC --ssl_config_file "
-                                "from PEM files (docs/security.md)")
-    tls_config.add_argument("--key", required=True, help="the server's private key (PEM)")
-    tls_config.add_argument("--cert", required=True, help="the server's certificate (PEM)")
-    tls_config.add_argument("--ca", help="CA of the clients' certificates (with --client-verify)")
-    tls_config.add_argument("--client-verify", action="store_true",
-                            help="demand a client certificate signed by --ca")
-    tls_config.add_argument("--out", required=True, help="e.g. serving/config/ssl.config")
-
-    check = sub.add_parser("check-serving", help="will TF Serving start on this config and "
-                           "these versions? (its own loader, in process)")
-    check.add_argument("--config-dir", help="default: serving/config")
-    check.add_argument("--models-dir", help="default: artifacts/models under the working directory")
+    cli_parsers.add_serving_parsers(sub)
     _add_train_flags(pipeline)
     return parser
 
@@ -301,6 +290,12 @@ def cmd_check_serving(args):
     return 0
 
 
+def cmd_gpu_check(args):
+    from model_pkg.serving import gpu_check
+
+    return gpu_check.main([args.version_dir])
+
+
 def cmd_tls_config(args):
     from model_pkg.serving import tls
 
@@ -330,7 +325,7 @@ _COMMANDS = {"train": cmd_train, "export": cmd_export, "generate": cmd_generate,
              "evaluate": cmd_evaluate, "web": cmd_web, "bench": cmd_bench,
              "pipeline": cmd_pipeline, "promote": cmd_promote, "rollback": cmd_rollback,
              "check-serving": cmd_check_serving, "keygen": cmd_keygen,
-             "tls-config": cmd_tls_config}
+             "tls-config": cmd_tls_config, "gpu-check": cmd_gpu_check}
 
 
 def main(argv=None):
@@ -342,8 +337,12 @@ def main(argv=None):
     from model_pkg.data import DataError
 
     try:
+        if getattr(args, "tool_module", None):
+            return importlib.import_module(args.tool_module).run(args, args.tool_parser)
         return _COMMANDS[args.command](args)
     except (ValueError, DataError, CheckpointError, RuntimeError, OSError) as err:
+        if args.debug:
+            raise
         print(f"model-pkg {args.command}: error: {err}", file=sys.stderr)
         return 2
 

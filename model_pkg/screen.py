@@ -1,7 +1,7 @@
 """Quality screen: train a candidate config briefly and measure each of its checkpoints.
 
-    python -m model_pkg.screen WORKDIR [--steps 5000] [--every 2500] [--preset default]
-                                [--set KEY=VALUE ...] [--threads N]
+    model-pkg screen WORKDIR [--steps 5000] [--every 2500] [--preset default]
+                             [--set KEY=VALUE ...] [--threads N]
 
 Trains the preset with the overrides in WORKDIR (resume-aware, as ``model-pkg train``), keeping
 a checkpoint every ``--every`` steps, then prints one JSON line per checkpoint with the fast
@@ -70,11 +70,11 @@ def _measurer():
     return measure
 
 
-def main(argv=None):
-    from model_pkg.config import parse_overrides
+HELP = "experiments: train a config briefly, measure every K-th checkpoint"
 
-    parser = argparse.ArgumentParser(prog="python -m model_pkg.screen", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_arguments(parser):
+    """The flags of ``model-pkg screen`` (and of ``python -m model_pkg.screen``)."""
     parser.add_argument("workdir")
     parser.add_argument("--steps", type=int, default=5_000)
     parser.add_argument("--every", type=int, default=2_500,
@@ -82,7 +82,12 @@ def main(argv=None):
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")
-    args = parser.parse_args(argv)
+
+
+def run(args, parser):
+    """Checks the flags (``parser.error`` on a bad one), then screens."""
+    from model_pkg.config import parse_overrides
+
     for name in ("steps", "every", "threads"):
         if getattr(args, name) < (0 if name == "threads" else 1):
             parser.error(f"--{name}={getattr(args, name)}: must be an integer >= "
@@ -98,6 +103,13 @@ def main(argv=None):
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     screen(args.workdir, args.steps, args.every, args.preset, overrides)
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.screen", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

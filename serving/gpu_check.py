@@ -1,6 +1,7 @@
 """GPU check for the ONNX client: CUDA equals CPU within 1e-4, strict mode refuses CPU.
 
-    python -m serving.gpu_check VERSION_DIR     (exit 0 pass, 1 fail, 0 with SKIP without a GPU)
+    model-pkg gpu-check VERSION_DIR   (exit 0 pass, 1 fail, 0 with SKIP without a GPU;
+                                       also python -m model_pkg.serving.gpu_check)
 
 Prints one JSON object. Without CUDAExecutionProvider in this ONNX Runtime it
 says SKIP and checks only that strict mode refuses to fall back to the CPU.

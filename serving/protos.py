@@ -7,6 +7,8 @@ does not ship ``BatchingParameters`` (session_bundle_config.proto),
 as descriptors with TF Serving's package, message and field names, numbers
 and types, which is all text-format parsing depends on: a misspelt field, a
 wrong type or a bad value fails here as it fails in tensorflow_model_server.
+tests/serving/test_protos.py holds these tables equal to upstream's .proto
+files, vendored in tests/data/tf_serving_protos.
 """
 
 import functools
@@ -21,7 +23,8 @@ from google.protobuf import (
 _F = descriptor_pb2.FieldDescriptorProto
 _PACKAGE = "tensorflow.serving"
 
-# (field, number, type, label, message type) as in TF Serving's .proto files.
+# (field, number, type, label, message type) as in TF Serving's .proto files, all of each
+# message's fields: one left out would be refused here though the server accepts it.
 _BATCHING_FIELDS = [
     ("max_batch_size", 1, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL, ".google.protobuf.Int64Value"),
     ("batch_timeout_micros", 2, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL,
@@ -32,6 +35,10 @@ _BATCHING_FIELDS = [
      ".google.protobuf.Int64Value"),
     ("thread_pool_name", 5, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL,
      ".google.protobuf.StringValue"),
+    ("enable_large_batch_splitting", 8, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL,
+     ".google.protobuf.BoolValue"),
+    ("max_execution_batch_size", 9, _F.TYPE_MESSAGE, _F.LABEL_OPTIONAL,
+     ".google.protobuf.Int64Value"),
     ("allowed_batch_sizes", 6, _F.TYPE_INT64, _F.LABEL_REPEATED, None),
     ("pad_variable_length_inputs", 7, _F.TYPE_BOOL, _F.LABEL_OPTIONAL, None),
 ]

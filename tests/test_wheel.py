@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 
 import pytest
 
@@ -27,10 +28,8 @@ def _run(*args, cwd, env=None, check=True):
     return out
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """(venv python, env, a working folder outside the checkout) with the wheel installed."""
-    tmp = tmp_path_factory.mktemp("wheel")
+def build_wheel(tmp):
+    """The wheel built from a copy of the package's sources, in ``tmp``/dist."""
     source = tmp / "source"   # a copy: building in the checkout would leave build/ there
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "requirements.lock"):
@@ -41,6 +40,25 @@ def installed(tmp_path_factory):
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"),
          str(source), cwd=str(tmp))
     (wheel,) = glob.glob(str(tmp / "dist" / "model_pkg-*.whl"))
+    return wheel
+
+
+def clean_env(**extra):
+    """os.environ without this checkout's venv, Python or model_pkg settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MODEL_PKG_", "PYTHON", "PIP_")) and k != "VIRTUAL_ENV"}
+    return env | {"TF_CPP_MIN_LOG_LEVEL": "3"} | extra
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return build_wheel(tmp_path_factory.mktemp("build"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, wheel):
+    """(venv python, env, a working folder outside the checkout) with the wheel installed."""
+    tmp = tmp_path_factory.mktemp("wheel")
     _run(sys.executable, "-m", "venv", str(tmp / "venv"), cwd=str(tmp))
     python = str(tmp / "venv" / "bin" / "python")
     site = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
@@ -51,10 +69,7 @@ def installed(tmp_path_factory):
          cwd=str(tmp))
     work = tmp / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MODEL_PKG_", "PYTHON")) and k != "VIRTUAL_ENV"}
-    env |= {"TF_CPP_MIN_LOG_LEVEL": "3",
-            "MODEL_PKG_EVALUATOR_DIR": str(tmp / "evaluator")}
+    env = clean_env(MODEL_PKG_EVALUATOR_DIR=str(tmp / "evaluator"))
     return python, env, work, site
 
 
@@ -62,6 +77,15 @@ def _cli(installed, *args, check=True):
     python, env, work, _ = installed
     return _run(os.path.join(os.path.dirname(python), "model-pkg"), *map(str, args),
                 cwd=str(work), env=env, check=check)
+
+
+def test_the_wheel_ships_the_package_without_development_tools(wheel):
+    modules = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    assert "model_pkg/benchmarks/suite.py" in modules
+    assert sorted(n for n in modules if not n.startswith("model_pkg/")) == []
+    # make audit reads the checkout's requirements.lock; balancer_load drives the stand-in.
+    assert not {"model_pkg/benchmarks/audit.py", "model_pkg/benchmarks/balancer_load.py"} \
+        & modules
 
 
 def test_the_wheel_has_one_namespace_with_its_data(installed):

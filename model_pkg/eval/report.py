@@ -1,8 +1,8 @@
 """The entropy diagnostic as a picture, from screens or published versions.
 
-    python -m model_pkg.eval.report OUT.png NAME=DIR [NAME=DIR ...]
+    model-pkg report OUT.png NAME=DIR [NAME=DIR ...]
 
-DIR is a screen's workdir (``python -m model_pkg.screen``: its newest measured
+DIR is a screen's workdir (``model-pkg screen``: its newest measured
 checkpoint in screen.json) or a published version (the quality in its manifest).
 Draws the evaluator's mean softmax entropy per digit on each run's generated digits
 beside the real test digits' (docs/quality.md, "The K+1 bias").
@@ -34,15 +34,19 @@ def newest_metrics(folder):
     return rows[-1]
 
 
-def main(argv=None):
-    from model_pkg import plots
+HELP = "the entropy chart of screens or published versions (docs/quality.md)"
 
-    parser = argparse.ArgumentParser(prog="python -m model_pkg.eval.report",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def add_arguments(parser):
+    """The arguments of ``model-pkg report`` (and of ``python -m model_pkg.eval.report``)."""
     parser.add_argument("out")
     parser.add_argument("runs", nargs="+", metavar="NAME=DIR")
-    args = parser.parse_args(argv)
+
+
+def run(args, parser):
+    """Draws the chart (``parser.error`` on a run it cannot read)."""
+    from model_pkg import plots
+
     generated, real = {}, None
     for item in args.runs:
         name, sep, folder = item.partition("=")
@@ -57,6 +61,14 @@ def main(argv=None):
     plots.save_entropy_chart(args.out, real, generated)
     print(f"wrote {args.out}")
     return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model_pkg.eval.report",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":

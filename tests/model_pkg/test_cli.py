@@ -56,3 +56,52 @@ def test_missing_data_path_exit_2(tmp_path):
 def test_help_lists_the_contract_commands():
     out = _cli("--help")
     assert out.returncode == 0 and "train" in out.stdout and "pipeline" in out.stdout
+
+
+def test_every_tool_is_a_subcommand():
+    out = _cli("--help")
+    for command in ("screen", "report", "gpu-check"):
+        assert command in out.stdout
+        usage = _cli(command, "--help")
+        assert usage.returncode == 0 and f"usage: model-pkg {command}" in usage.stdout
+    sections = ("preset-time", "train-speed", "export-speed", "distributed-speed")
+    assert all(section in _cli("bench", "--help").stdout for section in sections)
+    for section in sections:
+        usage = _cli("bench", section, "--help")
+        assert usage.returncode == 0 and f"usage: model-pkg bench {section}" in usage.stdout
+
+
+def test_a_bench_section_checks_its_flags():
+    out = _cli("bench", "preset-time", "--rounds", "0")
+    assert out.returncode == 2 and "--rounds and --steps must be >= 1" in out.stderr
+
+
+def test_screen_refuses_a_bad_flag_before_training(tmp_path):
+    out = _cli("screen", str(tmp_path / "w"), "--steps", "0")
+    assert out.returncode == 2 and "--steps=0: must be an integer >= 1" in out.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_report_draws_the_entropy_chart_of_a_screen(tmp_path):
+    (tmp_path / "screen.json").write_text(json.dumps({"checkpoints": [
+        {"step": 5, "entropy_generated": [0.1] * 10, "entropy_real": [0.05] * 10}]}))
+    out = _cli("report", str(tmp_path / "chart.png"), f"run={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "chart.png").stat().st_size > 0
+    refused = _cli("report", str(tmp_path / "x.png"), f"run={tmp_path / 'missing'}")
+    assert refused.returncode == 2 and "neither a screen report" in refused.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    args = ("train", "--workdir", str(tmp_path / "w"), "--steps", "1",
+            "--data", str(tmp_path / "missing.npz"))
+    out = _cli("--debug", *args)
+    assert out.returncode != 0 and "Traceback (most recent call last)" in out.stderr
+    assert "missing.npz: no such file or folder" in out.stderr
+    assert "Traceback" not in _cli(*args).stderr
+
+
+def test_gpu_check_is_a_subcommand(tmp_path):
+    out = _cli("gpu-check", str(tmp_path / "missing"))
+    assert out.returncode == 2 and "model-pkg gpu-check: error:" in out.stderr
+    assert "Traceback" not in out.stderr

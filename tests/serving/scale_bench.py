@@ -13,8 +13,8 @@ import os
 import shutil
 import tempfile
 
-from model_pkg.benchmarks import balancer_load
 from model_pkg.serving.config_files import CONFIG_DIR
+from tests.serving import balancer_load
 from tests.serving.balancer import Balancer, start_replicas
 
 BANNER = ("backends: the TF Serving stand-in (a test fixture, tests/serving/standin), "

@@ -61,7 +61,7 @@ def test_strict_cuda_refuses_to_run_on_cpu(published, cuda_usable):
 
 def test_gpu_check_script_skips_cleanly_without_a_gpu(published, capsys, cuda_usable):
     if cuda_usable:
-        pytest.skip("GPU machine: run python -m serving.gpu_check VERSION_DIR")
+        pytest.skip("GPU machine: run model-pkg gpu-check VERSION_DIR")
     assert gpu_check.main([published[1]]) == 0
     assert '"result": "SKIP: CUDA not usable here"' in capsys.readouterr().out
 

@@ -1,7 +1,7 @@
 """The audit report reads pip-audit's and npm audit's JSON right, and never calls an
 unaudited package clean (the services themselves are not reachable from CI)."""
 
-from model_pkg.benchmarks import audit
+from tools import audit
 
 PIP = {"dependencies": [
     {"name": "requests", "version": "2.1.0", "vulns": [

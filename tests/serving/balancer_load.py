@@ -4,7 +4,7 @@ Bounded (a fixed duration and number of callers) and aimed at addresses you give
 starts no server. `make bench-scale` drives it through nginx in front of 1 and then 3
 replicas (tests/serving/scale_bench.py) and prints the comparison.
 
-    python -m model_pkg.benchmarks.balancer_load --rest-url http://127.0.0.1:9501 \
+    python -m tests.serving.balancer_load --rest-url http://127.0.0.1:9501 \
         --grpc-target 127.0.0.1:9500 --seconds 3 --callers 8
 """
 
@@ -79,7 +79,7 @@ def cores_note():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.balancer_load")
+    parser = argparse.ArgumentParser(prog="python -m tests.serving.balancer_load")
     parser.add_argument("--rest-url")
     parser.add_argument("--grpc-target")
     parser.add_argument("--seconds", type=float, default=3.0)

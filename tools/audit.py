@@ -8,7 +8,7 @@ turns red on its own; .github/workflows/audit.yml runs it weekly. Where a
 service cannot be reached, the report says so for each package instead of
 claiming it is clean.
 
-    python -m model_pkg.benchmarks.audit [--out-dir DIR]
+    python -m tools.audit [--out-dir DIR]
 """
 
 import argparse
@@ -88,7 +88,7 @@ def markdown(pip, npm):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model_pkg.benchmarks.audit",
+    parser = argparse.ArgumentParser(prog="python -m tools.audit",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", default=os.path.join("artifacts", "audit"))
     args = parser.parse_args(argv)
