@@ -18,7 +18,7 @@ WEB := serving/web
 setup: $(VENV)/.installed
 
 # Re-installs when the pins change. requirements.lock holds the full resolved
-# set that was tested together; pyproject.toml pins the direct dependencies.
+# set that was tested together; pyproject.toml states the compatible ranges.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[test]'
