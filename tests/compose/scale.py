@@ -13,7 +13,7 @@ from tests.compose.scenarios import (
     _version_dir,
     publish_two_versions,
 )
-from tests.compose.stack import run
+from tests.compose.stack import run, wait_until
 
 BALANCER_REST, BALANCER_GRPC = "http://127.0.0.1:9501", "127.0.0.1:9500"
 _METRICS = ("exec 3<>/dev/tcp/127.0.0.1/8501 && printf 'GET /monitoring/prometheus/metrics "
@@ -98,7 +98,7 @@ def scale_profile(ctx):
         assert counts["failed"] == 0, f"{counts} {errors}"
         if stack.health(victim) in ("exited", "dead"):
             run(["docker", "start", victim])
-        _wait(lambda: stack.health(victim) == "healthy", 300, "the restarted replica healthy")
+        wait_until(lambda: stack.health(victim) == "healthy", 300, "the restarted replica healthy")
         stack.compose("--profile", "scale", "kill", "-s", "HUP", "balancer")
         time.sleep(2)
         after = _spread(replicas)
@@ -108,15 +108,6 @@ def scale_profile(ctx):
                 "spread_after_reload": after}
     finally:
         ctx["leftovers"] += stack.down()
-
-
-def _wait(check, seconds, what):
-    began = time.time()
-    while time.time() - began < seconds:
-        if check():
-            return time.time() - began
-        time.sleep(1)
-    raise AssertionError(f"{what}: not within {seconds} s")
 
 
 def _checkpoint_steps(folder):
@@ -131,20 +122,20 @@ def multi_worker_training(ctx):
     stack = _new_stack(ctx)
     steps = ctx["train_steps"]
     env = dict(_as_me(), TRAIN_ARGS=f"--steps {steps} --set checkpoint_every=10")
-    workdir = os.path.join(stack.folder, "artifacts", "train", "multi-worker")
+    checkpoints = os.path.join(stack.folder, "artifacts", "train", "multi-worker", "checkpoints")
     try:
         stack.compose("--profile", "train", "up", "--detach", "trainer-0", "trainer-1", env=env)
-        _wait(lambda: any(s >= 10 for s in _checkpoint_steps(os.path.join(workdir, "checkpoints"))),
-              600, "a first checkpoint")
-        killed_at = max(_checkpoint_steps(os.path.join(workdir, "checkpoints")))
+        wait_until(lambda: any(s >= 10 for s in _checkpoint_steps(checkpoints)), 600,
+                   "a first checkpoint")
+        killed_at = max(_checkpoint_steps(checkpoints))
         stack.compose("--profile", "train", "kill", "trainer-1")
         chief = stack.containers("trainer-0")[0]
-        _wait(lambda: stack.health(chief) == "exited", 300, "the chief to stop after the kill")
+        wait_until(lambda: stack.health(chief) == "exited", 300, "the chief to stop after the kill")
         code = run(["docker", "inspect", "--format", "{{.State.ExitCode}}", chief]).stdout.strip()
         assert code != "0", "the chief finished although its peer was killed"
         first_log = stack.compose("--profile", "train", "logs", "--no-color", "trainer-0").stdout
         stack.compose("--profile", "train", "up", "--detach", "trainer-0", "trainer-1", env=env)
-        _wait(lambda: all(stack.health(c) == "exited" for c in stack.containers("trainer-0")
+        wait_until(lambda: all(stack.health(c) == "exited" for c in stack.containers("trainer-0")
                           + stack.containers("trainer-1")), 900, "both trainers to finish")
         log = stack.compose("--profile", "train", "logs", "--no-color", "trainer-0").stdout
         for c in stack.containers("trainer-0") + stack.containers("trainer-1"):

@@ -17,10 +17,10 @@ SEED_STEPS = 30   # a short seed-preset version: serving is under test here, not
 POLL_S = 30       # docker-compose.yml's --model_config_file_poll_wait_seconds
 
 
-def _new_stack(ctx, files=("docker-compose.yml",), root_owned=True):
+def _new_stack(ctx, files=("docker-compose.yml",)):
+    """A fresh copy with ./artifacts/models made by this user (as `make serve` does)."""
     folder = fresh_copy(ctx["checkout"])
-    if root_owned:
-        os.makedirs(os.path.join(folder, "artifacts", "models"))
+    os.makedirs(os.path.join(folder, "artifacts", "models"))
     return Stack(folder, ctx["images"], files)
 
 

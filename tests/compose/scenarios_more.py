@@ -4,7 +4,6 @@ TLS, the scale profile under a kill, and multi-worker training across containers
 import os
 import subprocess
 import sys
-import time
 
 from tests.compose.scenarios import (
     POLL_S,
@@ -14,7 +13,7 @@ from tests.compose.scenarios import (
     _version_dir,
     publish_two_versions,
 )
-from tests.compose.stack import run
+from tests.compose.stack import run, wait_until
 
 REST = "http://127.0.0.1:8501"
 
@@ -54,18 +53,6 @@ def _model_pkg(*args, cwd):
     return run([os.path.join(os.path.dirname(sys.executable), "model-pkg"), *args], cwd=cwd)
 
 
-def _seen_within(check, seconds):
-    began = time.time()
-    while time.time() - began < seconds:
-        try:
-            if check():
-                return time.time() - began
-        except Exception:  # noqa: BLE001 - a label not yet there answers an error
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"not seen within {seconds} s")
-
-
 def promote_and_rollback(ctx):
     """`model-pkg promote` twice and `rollback` on the mounted folder: each seen in one poll."""
     from model_pkg.serving.rest_client import RestClient
@@ -85,12 +72,12 @@ def promote_and_rollback(ctx):
         limit = POLL_S + 15   # one poll, plus the load of a small version
         _model_pkg("promote", "--label", "canary", "--version", "2", "--config", config,
                    cwd=stack.folder)
-        step1 = _seen_within(lambda: 2 in loaded(), limit)
+        step1 = wait_until(lambda: 2 in loaded(), limit, "version 2 AVAILABLE")
         _model_pkg("promote", "--label", "canary", "--version", "2", "--config", config,
                    cwd=stack.folder)
-        step2 = _seen_within(lambda: canary() == 2, limit)
+        step2 = wait_until(lambda: canary() == 2, limit, "canary -> 2")
         _model_pkg("rollback", "--label", "canary", "--config", config, cwd=stack.folder)
-        back = _seen_within(lambda: canary() == 1, limit)
+        back = wait_until(lambda: canary() == 1, limit, "canary back to 1")
         return {"ok": True, "step1_s": round(step1), "step2_s": round(step2),
                 "rollback_s": round(back), "poll_s": POLL_S}
     finally:

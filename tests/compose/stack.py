@@ -12,14 +12,14 @@ import time
 PROJECT = "model-pkg-compose-test"
 
 
-def run(cmd, cwd=None, env=None, check=True, timeout=900, quiet=False):
+def run(cmd, cwd=None, env=None, check=True, timeout=900):
     """Runs ``cmd`` (a list); returns CompletedProcess with text output."""
     done = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True,
                           timeout=timeout)
     if check and done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}:\n"
                            f"{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    if not quiet and done.stderr.strip() and done.returncode != 0:
+    if done.stderr.strip() and done.returncode != 0:
         print(done.stderr[-2000:])
     return done
 
@@ -59,8 +59,9 @@ class Stack:
         proc.log_path = log.name
         return proc
 
-    def containers(self, service=None, all_states=True):
-        args = ["ps", "-q"] + (["-a"] if all_states else []) + ([service] if service else [])
+    def containers(self, service=None):
+        """Container ids of ``service`` (or the project), stopped ones included."""
+        args = ["ps", "-q", "-a"] + ([service] if service else [])
         return self.compose(*args, check=False).stdout.split()
 
     def health(self, container):
@@ -93,6 +94,19 @@ class Stack:
         self.compose("--profile", "scale", "--profile", "train", "--profile", "gpu",
                      "down", "--volumes", "--remove-orphans", "--timeout", "20", check=False)
         return leftovers()
+
+
+def wait_until(check, seconds, what):
+    """Seconds until ``check()`` is true (an exception counts as not yet); else fails."""
+    began = time.time()
+    while time.time() - began < seconds:
+        try:
+            if check():
+                return time.time() - began
+        except Exception:  # noqa: BLE001 - e.g. a label the server does not know yet
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not seen within {seconds} s")
 
 
 def leftovers():
