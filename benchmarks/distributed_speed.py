@@ -43,7 +43,7 @@ def child(count, steps, batch):
 
     from model_pkg import config as config_lib
     from model_pkg import data, distribute
-    from model_pkg.train import build_gan
+    from model_pkg.gan import build_gan
 
     devices = _devices(count)
     strategy = tf.distribute.MirroredStrategy(devices)
@@ -51,7 +51,7 @@ def child(count, steps, batch):
     mnist = data.load_mnist()
     gan = build_gan(cfg, strategy)
     batches = distribute.distributed_batches(strategy, mnist.x_train, mnist.y_train, batch,
-                                             cfg.seed, 0)
+                                             cfg.random_seed, 0)
     step = distribute.step_function(strategy, gan)
     for _ in range(3):   # trace and warm up
         step(next(batches))["d_loss"].numpy()

@@ -71,32 +71,27 @@ def runtime_calls(version_dir, generator, straight_onnx=None, cuda=False):
     """({name: callable(label, noise) -> images}, {name: executed MACs per image}, facts)
     for every runtime to compare.
 
-    ``generator`` is the version's Keras generator, called eagerly. The
-    callables are the raw runtimes (no Python-side validation) except
-    ``onnx_client``, the package's validated OnnxClient, to show what checks cost.
-    The peers (benchmarks/peers.py) open the same model.onnx when OpenVINO is installed.
+    The rows are the registry's bench entries (model_pkg/runtimes.py), each under its
+    row name, called raw: ``run_unchecked``, no Python-side validation. ``generator``
+    is the version's Keras generator, called eagerly. Beside them: ``onnx_client``, the
+    package's validated OnnxClient, to show what checks cost; the tf2onnx baseline and
+    CUDA where asked; the peers (benchmarks/peers.py) on the same model.onnx when
+    OpenVINO is installed.
     """
-    import onnxruntime as ort
-
+    from model_pkg import runtimes
     from model_pkg.benchmarks import peers
-    from model_pkg.export.runtimes import SavedModelRuntime
+    from model_pkg.export.runtime_onnx import OnnxRuntime
     from model_pkg.serving.local_clients import OnnxClient
 
     onnx_path = f"{version_dir}/model.onnx"
-    cpu = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     rewritten = executed_macs_per_image(onnx_path)
-    calls = {
-        "keras": lambda y, z: np.clip((generator((y, z), training=False).numpy() + 1) / 2, 0, 1),
-        "savedmodel_tf": SavedModelRuntime(version_dir).run_unchecked,
-        "onnx_cpu": lambda y, z: cpu.run(None, {"label": y, "noise": z})[0],
-        "onnx_client": OnnxClient(version_dir, device="cpu").generate,
-    }
+    calls = {entry.bench: entry.open(generator if entry.needs == "generator" else version_dir)
+             .run_unchecked for entry in runtimes.entries(bench=True)}
+    calls["onnx_client"] = OnnxClient(version_dir, device="cpu").generate
     if straight_onnx:
-        straight = ort.InferenceSession(straight_onnx, providers=["CPUExecutionProvider"])
-        calls["onnx_cpu_tf2onnx"] = lambda y, z: straight.run(None, {"label": y, "noise": z})[0]
+        calls["onnx_cpu_tf2onnx"] = OnnxRuntime(straight_onnx, verify=False).run_unchecked
     if cuda:
-        gpu = ort.InferenceSession(onnx_path, providers=["CUDAExecutionProvider"])
-        calls["onnx_cuda"] = lambda y, z: gpu.run(None, {"label": y, "noise": z})[0]
+        calls["onnx_cuda"] = OnnxRuntime(version_dir, device="cuda").run_unchecked
     peer_calls, facts = peers.openvino_calls(onnx_path)
     calls.update(peer_calls)
     # Keras, TensorFlow and the tf2onnx file upsample then convolve: the nominal count.

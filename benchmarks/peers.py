@@ -1,8 +1,9 @@
 """The runtime a CPU user would pick instead of ONNX Runtime: OpenVINO, on the same file.
 
 OpenVINO is an optional extra (``pip install 'model-pkg[openvino]'``); without it
-the bench has no peer rows and says so. Two rows, both opening the published
-``model.onnx`` with the latency hint (one inference at a time, as the other rows):
+the bench has no peer rows and says so. Two rows of the registry's ``openvino``
+runtime (export/runtime_openvino.py), both opening the published ``model.onnx``
+with the latency hint (one inference at a time, as the other rows):
 
 - ``openvino_f32``: ``INFERENCE_PRECISION_HINT=f32``, the like-for-like peer (it
   agrees with ONNX Runtime within the contract's tolerance, so it is checked).
@@ -11,32 +12,23 @@ the bench has no peer rows and says so. Two rows, both opening the published
   so the bench records the largest difference instead of refusing the row.
 """
 
-import numpy as np
+from model_pkg import runtimes
 
 # Rows whose images may differ beyond the contract's tolerance: measured, not checked.
 LOOSE = ("openvino_default",)
+# The bench's rows of the registry's "openvino" runtime: row -> its precision hint.
+ROWS = {"openvino_f32": "f32", "openvino_default": None}
 
 
 def openvino_calls(onnx_path):
-    """({name: callable(label, noise) -> images}, facts), or ({}, facts) without OpenVINO."""
+    """({name: callable(label, noise) -> images}, facts), or ({}, facts) without OpenVINO.
+    The calls are raw (``run_unchecked``), like the other rows."""
+    entry = runtimes.REGISTRY["openvino"]
     try:
-        import openvino as ov
-    except ImportError:
-        return {}, {"openvino": "not installed (pip install 'model-pkg[openvino]')"}
-    core = ov.Core()
-    calls, precisions = {}, {}
-    for name, precision in (("openvino_f32", "f32"), ("openvino_default", None)):
-        config = {"PERFORMANCE_HINT": "LATENCY"}
-        if precision:
-            config["INFERENCE_PRECISION_HINT"] = precision
-        compiled = core.compile_model(onnx_path, "CPU", config)
-        precisions[name] = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-        calls[name] = _caller(compiled.create_infer_request())
-    return calls, {"openvino": ov.__version__.split("-")[0], "openvino_precision": precisions}
-
-
-def _caller(request):
-    def call(label, noise):
-        request.infer({"label": label, "noise": noise})
-        return np.array(request.get_output_tensor(0).data)   # a copy: the next call reuses it
-    return call
+        opened = {row: entry.open(onnx_path, precision=precision, verify=False)
+                  for row, precision in ROWS.items()}
+    except runtimes.MissingExtra:
+        return {}, {"openvino": f"not installed (pip install 'model-pkg[{entry.extra}]')"}
+    calls = {row: runtime.run_unchecked for row, runtime in opened.items()}
+    return calls, {"openvino": opened["openvino_f32"].version,
+                   "openvino_precision": {row: r.precision for row, r in opened.items()}}

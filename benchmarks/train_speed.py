@@ -81,13 +81,13 @@ def package_step(config, mnist):
     builds them, for ``config`` on the ``mnist`` training digits."""
     import tensorflow as tf
 
+    from model_pkg.gan import build_gan
     from model_pkg.input_pipeline import image_spec, train_dataset
-    from model_pkg.train import build_gan
 
     step = tf.function(build_gan(config).train_step, input_signature=[
         (image_spec(), tf.TensorSpec([None], tf.int32))])
     return step, iter(train_dataset(mnist.x_train, mnist.y_train, config.batch_size,
-                                    config.seed))
+                                    config.random_seed))
 
 
 def measure_training(preset="seed", steps=200, rounds=3, batch=64, overrides=None):

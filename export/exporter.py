@@ -15,9 +15,9 @@ import subprocess
 import time
 
 from model_pkg import checkpoint, contract
-from model_pkg.export import artifacts, parity, publish, signing
+from model_pkg.export import artifacts, parity, publish, quantize, signing
 from model_pkg.export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
-from model_pkg.export.runtimes import CApiRuntime, KerasRuntime, OnnxRuntime, SavedModelRuntime
+from model_pkg.export.runtime_onnx import OnnxRuntime
 from model_pkg.export.tf_c_api import replay_warmup
 from model_pkg.fileio import atomic_write_json
 from model_pkg.paths import SOURCE_DIR, default_models_dir
@@ -29,7 +29,8 @@ class ExportError(RuntimeError):
 
 def load_trained_generator(workdir):
     """(generator, config, checkpoint meta, checkpoint folder) from the newest valid checkpoint."""
-    from model_pkg.train import build_gan, load_saved_config
+    from model_pkg.config import load_saved_config
+    from model_pkg.gan import build_gan
 
     config = load_saved_config(workdir)
     found = checkpoint.latest_valid(workdir)
@@ -58,24 +59,20 @@ def build_staging(generator, staging, config):
 
 
 def check_staging(generator, staging):
-    """Parity of the four runtimes on the staged files, refusal of every bad input, and
-    the warmup records replayed.
+    """Parity of the registry's parity runtimes (model_pkg/runtimes.py) on the staged
+    files, refusal of every bad input, and the warmup records replayed.
 
     The C-API runtime is TF Serving's own loader (tensorflow::LoadSavedModel):
     a version that passes here loads, warms up and runs there. It costs about 0.2 s.
     """
-    tf2 = SavedModelRuntime(staging, verify=False)
-    c_api = CApiRuntime(staging, verify=False)
-    onnx = OnnxRuntime(os.path.join(staging, contract.ONNX_NAME), verify=False)
+    opened = parity.open_runtimes(generator, staging)
     try:
-        report = parity.compare(parity.run_golden([KerasRuntime(generator), tf2, c_api, onnx]))
-        report["warmup_records_replayed"] = len(replay_warmup(c_api, staging))
-        report["bad_inputs_refused"] = parity.check_refusals({
-            "savedmodel_tf2 (graph checks)": tf2.run_unchecked,
-            "savedmodel_c_api (graph checks, TF Serving's loader)": c_api.run_unchecked,
-            "onnx (validator)": onnx.generate})
+        report = parity.compare(parity.run_golden(list(opened.values())))
+        report["warmup_records_replayed"] = len(replay_warmup(opened["savedmodel_c_api"],
+                                                              staging))
+        report["bad_inputs_refused"] = parity.check_refusals(parity.refusal_callers(opened))
     finally:
-        c_api.close()
+        parity.close_runtimes(opened)
     report["passed"] = True
     return report
 
@@ -158,8 +155,10 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
         metrics, blessing_record = _quality_gate(staging, root, quality, force_reason, log,
                                                  baseline)
         timings["quality"] = round(time.perf_counter() - began_quality, 3)
+        # After the float file's checks: an int8 copy that fails its own gate is left out.
+        reduced = quantize.add_int8(staging, metrics, log)
         fields = _manifest_fields(config, meta, folder, report, timings)
-        fields |= {"quality": metrics, "blessing": blessing_record}
+        fields |= {"quality": metrics, "blessing": blessing_record, "reduced_precision": reduced}
         version, path = publish.publish(root, staging, _finalizer(fields, private_key))
     log(f"published version {version} in {time.perf_counter() - began:.1f} s "
         f"(max parity difference {max(report['max_abs_diff'].values()):.2e})")

@@ -17,7 +17,7 @@ against TensorFlow in tests/export/test_onnx_graph.py:
 4. stride-1 'same' ConvTranspose -> Conv with the kernel flipped in space and
    its in/out channels swapped.
 5. nearest x2 upsampling then a 3x3 'same' conv -> convs at the low resolution
-   with 4x the output channels (one set per output pixel phase): the same sums,
+   with four times the output channels (one set per output pixel phase): the same sums,
    with no upsampled tensor. Each phase reads only 2x2 of the 3x3 low-res taps,
    so the wide layer (64 -> 64 channels) is 4 convs of 2x2 with asymmetric
    padding: 4/9 of the nominal multiply-adds, and 4 phase maps of 7x7.
@@ -26,9 +26,9 @@ against TensorFlow in tests/export/test_onnx_graph.py:
 7. the 14x14 map is never assembled: the last layer (rewrite 5 again, 64 -> 4
    phases of 1 channel) reads the 4 phase maps directly, one 2x2 conv each
    (16 output channels: the 4x4 output pixels each 7x7 position stands for),
-   summed, then one DepthToSpace(4). ORT profiled at batch 256: the
-   DepthToSpace(2) of the 64-channel map took 28% of the run and the 4-channel
-   conv on 14x14 another 20%; the 16-channel convs fill ORT's NCHWc blocks.
+   summed, then one DepthToSpace(4): the DepthToSpace(2) of the 64-channel map and
+   the 4-channel conv on 14x14 were the profile's largest items (docs/speed.md);
+   the 16-channel convs fill ORT's NCHWc blocks.
 
 Before rewrite 1, the checks ONNX can hold (it has no assert; each is a Reshape
 that fails unless the input is good): labels outside 0..9, negative ones too,
@@ -130,7 +130,7 @@ def last_conv_on_phases(weight, bias):
 
     Summed over the input phases, the convs give at low resolution the output
     channel (4 r + s) F + f of pixel (4i + r, 4j + s), DepthToSpace(4, 'DCR') order.
-    Output row 2(2i + a') + c, tap ky reads the 2x row 2i + a' + ky - 1: phase
+    Output row 2(2i + a') + c, tap ky reads the doubled row 2i + a' + ky - 1: phase
     (a' + ky - 1) % 2 at low-res offset (a' + ky - 1) // 2, so phase 0 is read at
     offsets {0, 1} and phase 1 at {-1, 0}: a 2x2 window each, which is checked.
     """

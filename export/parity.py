@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from model_pkg import contract
+from model_pkg import contract, runtimes
 
 GOLDEN_BATCH_SIZES = (1, 7, 64, 256)
 _GOLDEN_SEED = 7
@@ -126,3 +126,39 @@ def error_summary(err):
     lines = [line.strip() for line in text.splitlines()
              if line.strip() and line.strip() != "Graph execution error:"]
     return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+
+
+def open_runtimes(generator, staging):
+    """{registry name: runtime} for every parity entry, in registry order, opened on the
+    staging folder (no manifest yet: verify=False) or on ``generator``."""
+    opened = {}
+    try:
+        for entry in runtimes.entries(parity=True):
+            if entry.needs == "generator":
+                opened[entry.name] = entry.open(generator)
+            else:
+                opened[entry.name] = entry.open(staging, verify=False)
+    except BaseException:
+        close_runtimes(opened)
+        raise
+    return opened
+
+
+def close_runtimes(opened):
+    """Closes every runtime of {name: runtime} that holds native resources."""
+    for runtime in opened.values():
+        if hasattr(runtime, "close"):
+            runtime.close()
+
+
+def refusal_callers(opened):
+    """{label: callable} the bad inputs go through: run_unchecked where the entry's
+    graph checks are proved, generate where the validator is (model_pkg/runtimes.py)."""
+    callers = {}
+    for name, runtime in opened.items():
+        check = runtimes.REGISTRY[name].parity
+        if check == "graph":
+            callers[f"{runtime.name} (graph checks)"] = runtime.run_unchecked
+        elif check == "validator":
+            callers[f"{runtime.name} (validator)"] = runtime.generate
+    return callers

@@ -33,7 +33,7 @@ class Batching:
     # No wait for more requests: a batch forms from what queued while the
     # previous one ran (TF Serving's batching guide, "CPU-only: One Approach").
     batch_timeout_micros: int = 0
-    # Batch sizes run (powers of two: padding wastes < 2x, 9 shapes to warm up).
+    # Batch sizes run (powers of two: padding at most doubles a batch, 9 shapes to warm up).
     # A request above the largest is split across batches by the op.
     allowed_batch_sizes: tuple = (1, 2, 4, 8, 16, 32, 64, 128, 256)
     # Queue depth in batches of up to 256 rows; past it a request gets

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from model_pkg import cli_parsers
+from model_pkg import cli_parsers, runtimes
 from model_pkg.config import PRESETS
 from model_pkg.paths import bench_outputs, default_models_dir, default_pipeline_workdir
 
@@ -30,7 +30,9 @@ def _add_train_flags(parser):
     parser.add_argument("--steps", type=int, help="total steps to reach (extends a finished run)")
     parser.add_argument("--preset", choices=sorted(PRESETS),
                         help="config preset (default: the workdir's own, else 'default')")
-    parser.add_argument("--seed", type=int, help="random seed (weights, data order, noise)")
+    # --seed: the flag's name before "seed" came to mean only the seed report's model.
+    parser.add_argument("--random-seed", "--seed", type=int, dest="random_seed",
+                        help="random seed (weights, data order, noise)")
     parser.add_argument("--batch-size", type=int, help="override the preset's batch size")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", dest="overrides",
                         help="override one config field, e.g. --set d_learning_rate=1e-4")
@@ -88,7 +90,8 @@ _MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report"
 _BENCH_SECTIONS = {"preset-time": "model_pkg.benchmarks.preset_time",
                    "train-speed": "model_pkg.benchmarks.train_speed",
                    "export-speed": "model_pkg.benchmarks.export_speed",
-                   "distributed-speed": "model_pkg.benchmarks.distributed_speed"}
+                   "distributed-speed": "model_pkg.benchmarks.distributed_speed",
+                   "precision": "model_pkg.benchmarks.precision"}
 
 
 def _add_module_tools(sub, tools):
@@ -123,25 +126,7 @@ def build_parser():
                         help="default: artifacts/models under the working directory")
     _add_gate_flags(export)
 
-    generate = sub.add_parser("generate", help="draw digits with any runtime")
-    generate.add_argument("--model", help="a version folder, e.g. .../cgan/1 (onnx, savedmodel)")
-    generate.add_argument("--runtime", default="onnx",
-                          choices=("onnx", "savedmodel", "rest", "grpc"))
-    generate.add_argument("--url", help="TF Serving REST address (default http://localhost:8501)")
-    generate.add_argument("--target", help="TF Serving gRPC address (default localhost:8500)")
-    generate.add_argument("--version", type=int, help="server-side version (rest, grpc)")
-    generate.add_argument("--label", help="server-side version label, e.g. stable (rest, grpc)")
-    generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
-    generate.add_argument("--out", required=True, help="PNG file to write")
-    generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
-    generate.add_argument("--seed", type=int, default=0,
-                          help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
-    generate.add_argument("--ca-file", help="CA to verify an https:// or TLS gRPC server with")
-    generate.add_argument("--cert-file", help="client certificate (PEM), with --key-file")
-    generate.add_argument("--key-file", help="the client certificate's private key (PEM)")
-    generate.add_argument("--header", action="append", default=[],
-                          help="'Name: value' sent with every request (repeatable)")
-    generate.add_argument("--token-env", help="environment variable holding a bearer token")
+    cli_parsers.add_generate_parser(sub, runtimes.names(usable=True))
 
     evaluate = sub.add_parser("evaluate", help="print a version's metrics as JSON")
     evaluate.add_argument("version_dir", help="a version folder")
@@ -173,7 +158,7 @@ def cmd_train(args):
     from model_pkg.train import resolve_config, train_and_evaluate
 
     overrides = parse_overrides(args.overrides)
-    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
+    flags = {"steps": args.steps, "random_seed": args.random_seed, "batch_size": args.batch_size}
     overrides.update({k: v for k, v in flags.items() if v is not None})
     config = resolve_config(args.workdir, preset=args.preset, **overrides)
     result = train_and_evaluate(config, args.workdir, data_path=args.data,
@@ -193,11 +178,13 @@ def cmd_generate(args):
 
     labels = parse_labels(args.labels)
     remote = remote_options(args.ca_file, args.cert_file, args.key_file, args.header,
-                            args.token_env)
+                            args.token_env, args.deadline)
     client = open_client(args.runtime, model=args.model, url=args.url, target=args.target,
-                         version=args.version, label=args.label, remote=remote)
-    images = generate_grid(client, labels, args.out, per_label=args.per_label, seed=args.seed)
-    print(f"wrote {len(images)} digits ({args.runtime}) to {args.out}")
+                         version=args.version, label=args.label, remote=remote,
+                         precision=args.precision)
+    images = generate_grid(client, labels, args.out, per_label=args.per_label, seed=args.noise_seed)
+    path = f", {client.precision}" if args.precision else ""
+    print(f"wrote {len(images)} digits ({args.runtime}{path}) to {args.out}")
     return 0
 
 

@@ -5,6 +5,35 @@ module imports nothing beyond argparse, so it sits in the bottom layer.
 """
 
 
+def add_generate_parser(sub, runtime_names):
+    """`generate`: digits from any runtime of the registry (``runtime_names``, its choices)."""
+    generate = sub.add_parser("generate", help="draw digits with any runtime")
+    generate.add_argument("--model", help="a version folder, e.g. .../cgan/1 (in-process "
+                          "runtimes: onnx, savedmodel, ...)")
+    generate.add_argument("--runtime", default="onnx", choices=runtime_names,
+                          help="a runtime of the registry (model_pkg/runtimes.py)")
+    generate.add_argument("--url", help="TF Serving REST address (default http://localhost:8501)")
+    generate.add_argument("--target", help="TF Serving gRPC address (default localhost:8500)")
+    generate.add_argument("--version", type=int, help="server-side version (rest, grpc)")
+    generate.add_argument("--label", help="server-side version label, e.g. stable (rest, grpc)")
+    generate.add_argument("--precision", choices=("float", "int8", "fast"),
+                          help="--runtime onnx: float (model.onnx, exact; default), int8 "
+                          "(model.int8.onnx) or fast (int8 if the version has it)")
+    generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
+    generate.add_argument("--out", required=True, help="PNG file to write")
+    generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")
+    generate.add_argument("--noise-seed", "--seed", type=int, default=0, dest="noise_seed",
+                          help="noise seed, 0..2**32-1 (portable: same digits as the web page)")
+    generate.add_argument("--ca-file", help="CA to verify an https:// or TLS gRPC server with")
+    generate.add_argument("--cert-file", help="client certificate (PEM), with --key-file")
+    generate.add_argument("--key-file", help="the client certificate's private key (PEM)")
+    generate.add_argument("--header", action="append", default=[],
+                          help="'Name: value' sent with every request (repeatable)")
+    generate.add_argument("--token-env", help="environment variable holding a bearer token")
+    generate.add_argument("--deadline", type=float, help="seconds one call may take, retries "
+                          "included (rest, grpc; default 60)")
+
+
 def add_tool_parsers(sub):
     """`web` (the browser page) and `bench` (the benchmark); returns bench's parser."""
     web = sub.add_parser("web", help="serve the in-browser demo page for a version (loopback)")

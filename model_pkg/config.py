@@ -7,8 +7,9 @@ training (everything but the run length and the bookkeeping cadence).
 
 import dataclasses
 import json
+import os
 
-from model_pkg import contract
+from model_pkg import contract, objectives
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,14 +29,14 @@ class TrainConfig:
     adam_beta2: float = 0.999
     compute_dtype: str = "float32"  # "bfloat16": Keras mixed_bfloat16 (bf16 math, f32 weights);
     #                                 export always rebuilds G in float32
-    objective: str = "k_plus_1"     # D's head and the losses (model_pkg/losses.py): the seed's
-    #                                 "k_plus_1", "2k" or "projection_hinge"
+    objective: str = "k_plus_1"     # D's head and the losses: the seed's "k_plus_1" or another
+    #                                 entry of model_pkg/objectives/ (its REGISTRY)
     fused_batchnorm: bool = False   # training-mode BatchNorm as one fused op (fast_layers.py):
     #                                 same function, other rounding, so off for the seed's bits
     phase_upsampling: bool = False  # G's last UpSampling2D + Conv2DTranspose as low-resolution
     #                                 phase convolutions (fast_layers.py): likewise
     # --- reproducibility --------------------------------------------------
-    seed: int = 0                   # weights, data order and noise all derive from it
+    random_seed: int = 0            # weights, data order and noise all derive from it
     # --- bookkeeping (may change between resumes) -------------------------
     checkpoint_every: int = 500     # steps between atomic checkpoints
     keep_checkpoints: int = 3       # newest complete checkpoints kept on disk
@@ -60,7 +61,7 @@ class TrainConfig:
         """
         if not isinstance(data, dict):
             raise ValueError(f"config must be a JSON object, got {type(data).__name__}")
-        data = dict(data)
+        data = with_new_names(dict(data), "config")
         for name, off in RETIRED.items():
             if name in data and data.pop(name) != off:
                 raise ValueError(f"config.{name}: this run used an option that was measured, "
@@ -89,6 +90,21 @@ class TrainConfig:
 RETIRED = {"ema_decay": 0.0, "feature_matching": 0.0, "d_normalization": "batch",
            "minibatch_stddev": False, "label_smoothing": 0.0, "mode_seeking": 0.0}
 
+# Old field name -> new (configs saved before the rename still load; --set OLD=V works):
+# "seed" alone means the seed report's model (the `seed` preset), never a random seed.
+RENAMED = {"seed": "random_seed"}
+
+
+def with_new_names(data, where):
+    """``data`` with RENAMED keys under their new names; both spellings at once is an error."""
+    for old, new in RENAMED.items():
+        if old in data:
+            if new in data:
+                raise ValueError(f"{where}: {old!r} and {new!r} name the same field; give one")
+            data[new] = data.pop(old)
+    return data
+
+
 # Fields that may differ between a run and its resumption.
 RUN_LENGTH_FIELDS = ("steps",)
 BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "sample_every")
@@ -99,7 +115,6 @@ _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
-_OBJECTIVES = ("k_plus_1", "2k", "projection_hinge")
 _BOOLS = ("fused_batchnorm", "phase_upsampling")
 
 
@@ -113,8 +128,9 @@ def _validate(cfg):
             fail(name, "must be an integer >= 1")
     if not isinstance(cfg.steps, int) or isinstance(cfg.steps, bool) or cfg.steps < 0:
         fail("steps", "must be an integer >= 0")
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or not 0 <= cfg.seed < 2**31:
-        fail("seed", "must be an integer in [0, 2**31)")
+    seed = cfg.random_seed
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        fail("random_seed", "must be an integer in [0, 2**31)")
     for name in _POSITIVE_FLOATS:
         if not isinstance(getattr(cfg, name), (int, float)) or not getattr(cfg, name) > 0:
             fail(name, "must be a number > 0")
@@ -128,8 +144,8 @@ def _validate(cfg):
             fail(name, "must be true or false")
     if cfg.compute_dtype not in _COMPUTE_DTYPES:
         fail("compute_dtype", f"must be one of {_COMPUTE_DTYPES}")
-    if cfg.objective not in _OBJECTIVES:
-        fail("objective", f"must be one of {_OBJECTIVES}")
+    if cfg.objective not in objectives.names():   # read now: a later entry counts too
+        fail("objective", f"must be one of {objectives.names()}")
     if cfg.output_activation not in _ACTIVATIONS:
         fail("output_activation", f"must be one of {_ACTIVATIONS}")
     if cfg.batch_size > contract.MNIST_TRAIN_SIZE:
@@ -140,14 +156,13 @@ def _validate(cfg):
 SEED = TrainConfig(preset="seed")
 
 # The package default: the seed's networks, a projection discriminator with the
-# hinge loss (the K+1 loss pulls every digit towards its most typical form: its
-# digits were 5x more certain to the evaluator than real ones), trained in
-# bfloat16 (1.24x faster, same quality), with fused training-mode BatchNorm and G's
-# output conv as phase convolutions (the same functions, faster: 1.27x -> 2.1x the seed's
-# loop, docs/speed.md), a slower discriminator and a 4x faster generator, 12,000 steps.
-# docs/quality.md has every candidate measured; EMA, TTUR, minibatch stddev,
-# feature matching, mode seeking, spectral or no normalisation in D did not
-# beat it and were removed (RETIRED above).
+# hinge loss (the K+1 loss pulls every digit towards its most typical form, so its
+# digits were far more certain to the evaluator than real ones), trained in
+# bfloat16, with fused training-mode BatchNorm and G's output conv as phase
+# convolutions (the same functions, faster), a slower discriminator and a faster
+# generator. Why each choice, measured: docs/quality.md and docs/speed.md; EMA, TTUR,
+# minibatch stddev, feature matching, mode seeking, spectral or no normalisation in
+# D did not beat it and were removed (RETIRED above).
 DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
                       g_learning_rate=8e-4, steps=12_000, objective="projection_hinge",
                       fused_batchnorm=True, phase_upsampling=True)
@@ -164,7 +179,7 @@ def parse_overrides(items):
     out = {}
     for item in items or ():
         key, sep, text = item.partition("=")
-        key = key.strip()
+        key = RENAMED.get(key.strip(), key.strip())
         if not sep or key not in fields:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
         kind = fields[key]   # bool, int, float or str: the dataclass annotations are classes
@@ -190,3 +205,13 @@ def get_preset(name):
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+
+
+def load_saved_config(workdir):
+    """The config saved in ``workdir`` (config.json beside its checkpoints), or None if the
+    workdir holds no run. Here, not in train.py, so the exporter reads it without the loop."""
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return TrainConfig.from_json(handle.read())

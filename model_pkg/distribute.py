@@ -15,10 +15,15 @@ strict xfail on it), and ``keras.distribution`` is JAX-only in practice.
 What keeps the one-device promises (docs/distributed.md has the whole story):
   - The config's batch_size is the global batch; each replica gets an equal slice of every
     global batch (rows by global replica id) and draws its slice of the global batch's
-    noise (ConditionalGAN.sample_inputs), so replicas see different digits and noise, and
-    together exactly what one device sees at that batch.
-  - Every loss is scaled to the global batch (ConditionalGAN.update); BatchNorm statistics are
-    all-reduced over the replicas (networks._bn); the losses are checked finite every step.
+    noise (own_rows), so replicas see different digits and noise, and together exactly what
+    one device sees at that batch.
+  - Every loss is scaled to the global batch (share_of_global_mean, global_loss_checked);
+    BatchNorm statistics are all-reduced over the replicas (networks._bn); the losses are
+    checked finite every step.
+  - All replica arithmetic is here (own_rows, share_of_global_mean, global_loss_checked): they
+    read the replica context, so the step (model_pkg/gan.py) calls them on what it and the
+    objectives (model_pkg/objectives/) compute for one batch, with no replica count, and
+    the same step runs on one device or under strategy.run.
   - Only the chief writes into the workdir (checkpoints stay atomic and verified); every
     worker resumes from the same newest checkpoint, whatever the worker count before.
 """
@@ -120,16 +125,66 @@ def distributed_batches(strategy, x_train, y_train, batch_size, seed, start_step
     return iter(strategy.distribute_datasets_from_function(dataset_fn))
 
 
+def _replica_context():
+    """The current replica context (TensorFlow's default one, of 1 replica, on one device)."""
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        raise RuntimeError("a training step's replica arithmetic must run in a replica "
+                           "context: on one device, or inside strategy.run")
+    return context
+
+
+def own_rows(draw, batch):
+    """This replica's ``batch`` rows of a draw made for the global batch.
+
+    ``draw(rows)`` returns a tuple of tensors with ``rows`` rows each; it is called for
+    batch x replicas rows (with one device's random key), and replica r keeps rows
+    [r * batch, (r + 1) * batch): replicas get different rows, together exactly one device's
+    draw at the global batch. On one device: draw(batch), untouched.
+    """
+    context = _replica_context()
+    count = context.num_replicas_in_sync
+    tensors = draw(batch * count)
+    if count == 1:
+        return tensors
+    first = context.replica_id_in_sync_group * batch
+    return tuple(t[first:first + batch] for t in tensors)
+
+
+def share_of_global_mean(loss):
+    """A replica's batch-mean loss (float32 scalar) as its share of the global batch's mean:
+    multiplied by per-replica batch / global batch (= 1 / replicas, the batches being equal),
+    so the optimizer's all-reduce SUM of the gradients is the gradient of the global batch's
+    mean, as on one device at that batch. On one device: the loss itself, untouched."""
+    count = _replica_context().num_replicas_in_sync
+    return loss if count == 1 else loss * (1.0 / count)
+
+
+def global_loss_checked(share, name):
+    """The global batch's loss: the replicas' shares summed (all-reduce), checked finite.
+
+    A NaN or Inf raises InvalidArgumentError "non-finite ``name``" (run_step makes it a
+    NonFiniteLoss) on every replica, before any update is applied. On one device: the share
+    (= the loss), checked.
+    """
+    import tensorflow as tf
+
+    context = _replica_context()
+    if context.num_replicas_in_sync > 1:
+        share = context.all_reduce(tf.distribute.ReduceOp.SUM, share)
+    return tf.debugging.check_numerics(share, f"non-finite {name}")
+
+
 def step_function(strategy, gan):
     """tf.function: one distributed step (ConditionalGAN.update on every replica), the
     metrics reduced over the replicas, then the step counter (cross-replica) incremented."""
     import tensorflow as tf
 
-    count = strategy.num_replicas_in_sync
-
     @tf.function
     def step(batch):
-        per_replica = strategy.run(gan.update, args=(batch,), kwargs={"replicas": count})
+        per_replica = strategy.run(gan.update, args=(batch,))
         # d_loss/g_loss are already global sums (equal on every replica); the shares are
         # per replica over equal batches, so their mean is the global share.
         metrics = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)

@@ -17,8 +17,8 @@ class FusedBatchNormalization(layers.BatchNormalization):
 
     Keras 3 computes a training-mode BatchNorm from about 10 element-wise and reduction
     ops (moments, then x * scale + shift) in float32, with casts around them under
-    mixed_bfloat16, and the gradient from as many again: the profile put 35% of the
-    default preset's step there. The fused op reads bfloat16 directly, keeps its
+    mixed_bfloat16, and the gradient from as many again: the profile put a large share of
+    the default preset's step there (docs/speed.md). The fused op reads bfloat16 directly, keeps its
     statistics in float32 and has a single gradient op. Inference, and every option the
     fused op lacks (masks, synchronized statistics, renorm, another axis), stay Keras'.
     """
@@ -59,7 +59,7 @@ class UpsampledConv2DTranspose(layers.Conv2DTranspose):
     """UpSampling2D(2) then this Conv2DTranspose (3x3, stride 1, 'same'), on the low-res map.
 
     Each output pixel phase (a, b) of the upsampled conv reads only a 2x2 window of the
-    low-res input, so one 2x2 conv with 4x the output channels over the padded input,
+    low-res input, so one 2x2 conv with four times the output channels over the padded input,
     sliced per phase and interleaved by depth_to_space, is the same function with 4/9 of
     the multiply-adds (plus the border) and no upsampled tensor. The variables are the
     Conv2DTranspose's own (kernel [3, 3, out, in], bias), transformed by differentiable

@@ -4,21 +4,24 @@ The seed's losses (TF-GAN would call them the K+1 / semi-supervised ones):
   D: CE(D(x_real), y_real) + CE(D(G(z, y)), FAKE_CLASS)
   G: CE(D(G(z', y')), y')
 where CE is the mean sparse categorical cross-entropy over D's 11 logits
-(digits 0..9 and "fake"); ``config.objective`` picks another pair
-(model_pkg/losses.py). Each step is one D update, then one G update on
-fresh noise and labels.
+(digits 0..9 and "fake"); ``config.objective`` picks another head and pair
+(model_pkg/objectives/). Each step is one D update, then one G update on
+fresh noise and labels. The step computes one batch; model_pkg/distribute.py
+turns it into a replica's share under a tf.distribute strategy.
 
 A plain tf.Module, not a keras.Model: training is this hand-written step
 (Keras' fit() would add nothing the loop uses, and a distributed loop drives
 the step itself). Randomness inside a step is stateless and keyed by
-(config.seed, step), so the whole random state of training is the step
+(config.random_seed, step), so the whole random state of training is the step
 counter, which every checkpoint holds.
 """
+
+import functools
 
 import keras
 import tensorflow as tf
 
-from model_pkg import contract, losses, networks
+from model_pkg import contract, distribute, networks, objectives
 
 # Offsets that give each random draw of a step its own stateless stream.
 _D_NOISE, _D_LABELS, _G_NOISE, _G_LABELS = range(4)
@@ -33,7 +36,7 @@ class ConditionalGAN(tf.Module):
     def __init__(self, config, synchronized_bn=False):
         super().__init__(name="conditional_gan")
         self.config = config
-        self.objective = losses.Objective(config.objective)
+        self.objective = objectives.get(config.objective)
         # synchronized_bn: under a strategy of several replicas (networks._bn says why).
         self.generator = networks.build_generator(config, synchronized_bn)
         self.discriminator = networks.build_discriminator(config, synchronized_bn)
@@ -49,7 +52,7 @@ class ConditionalGAN(tf.Module):
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
 
     def train_step(self, data):
-        """One D update, then one G update (model_pkg/losses.py has the losses).
+        """One D update, then one G update (the objective's losses, model_pkg/objectives/).
 
         Args:
           data: (images float32 [B,28,28,1] in [-1, 1], labels int32 [B] in 0..9).
@@ -60,19 +63,17 @@ class ConditionalGAN(tf.Module):
         self.step.assign_add(1)
         return metrics
 
-    def update(self, data, replicas=1):
+    def update(self, data):
         """train_step without the step increment; under a tf.distribute strategy it runs
-        once per replica (``replicas`` = num_replicas_in_sync; model_pkg/distribute.py).
+        once per replica, on that replica's rows (strategy.run; model_pkg/distribute.py).
 
-        On one device (replicas=1) every loss is the objective's batch mean, exactly as
-        Keras reduces it. Under a strategy each replica's mean is multiplied by
-        per-replica batch / global batch (= 1 / replicas: the batches are equal), so
-        the optimizer's all-reduce SUM of the gradients is the gradient of the global
-        batch's mean, as on one device at the same global batch.
+        Every loss is the objective's batch mean; distribute.share_of_global_mean makes it
+        this replica's share of the global batch's mean (on one device: the mean itself,
+        exactly as Keras reduces it), and distribute.global_loss_checked sums the shares and
+        refuses a NaN or Inf before the update is applied.
         """
         real_images, real_labels = data
-        (d_labels, d_noise), (g_labels, g_noise) = self.sample_inputs(tf.shape(real_images)[0],
-                                                                      replicas)
+        (d_labels, d_noise), (g_labels, g_noise) = self.sample_inputs(tf.shape(real_images)[0])
         G, D = self.generator, self._critic   # noqa: N806 - the papers' names
         objective = self.objective
 
@@ -82,19 +83,19 @@ class ConditionalGAN(tf.Module):
             # BatchNorm batch holds one kind only (a common GAN stabiliser).
             real_out = D(real_images, real_labels)
             fake_out = D(fake_images, d_labels)
-            d_loss = _scaled(objective.d_loss(real_out, real_labels, fake_out, d_labels),
-                             replicas)
+            d_loss = distribute.share_of_global_mean(
+                objective.d_loss(real_out, real_labels, fake_out, d_labels))
         d_vars = self.discriminator.trainable_variables
         d_grads = tape.gradient(d_loss, d_vars)
-        d_loss = _global_finite(d_loss, "d_loss", replicas)
+        d_loss = distribute.global_loss_checked(d_loss, "d_loss")
         with tf.control_dependencies([d_loss]):   # never apply a step whose loss is NaN/Inf
             self.d_optimizer.apply(d_grads, d_vars)
 
         with tf.GradientTape() as tape:
-            g_loss = _scaled(objective.g_loss(D(G((g_labels, g_noise), training=True),
-                                                g_labels), g_labels), replicas)
+            g_loss = distribute.share_of_global_mean(
+                objective.g_loss(D(G((g_labels, g_noise), training=True), g_labels), g_labels))
         g_grads = tape.gradient(g_loss, G.trainable_variables)
-        g_loss = _global_finite(g_loss, "g_loss", replicas)
+        g_loss = distribute.global_loss_checked(g_loss, "g_loss")
         with tf.control_dependencies([g_loss]):
             self.g_optimizer.apply(g_grads, G.trainable_variables)
         return {"d_loss": d_loss, "g_loss": g_loss,
@@ -107,27 +108,27 @@ class ConditionalGAN(tf.Module):
             return self.discriminator((images, labels), training=True)
         return self.discriminator(images, training=True)
 
-    def sample_inputs(self, batch, replicas=1):
+    def sample_inputs(self, batch):
         """((labels int32 [B], noise float32 [B,100]) for D's step, the same for G's).
 
-        Under a strategy (replicas > 1) each replica draws the global batch's rows with the
-        one-device key and keeps its own slice, rows [id * B, (id + 1) * B) by its global
-        replica id: replicas draw different noise, and together exactly the noise of one
-        device at the global batch (so a distributed run follows the one-device run).
+        Drawn statelessly, keyed by (config.random_seed, step). Under a strategy each replica gets
+        its own B rows of the global batch's draw (distribute.own_rows): replicas draw
+        different noise, together exactly one device's at the global batch.
         """
-        draws = []
-        for noise_offset, label_offset in ((_D_NOISE, _D_LABELS), (_G_NOISE, _G_LABELS)):
-            noise = tf.random.stateless_normal([batch * replicas, contract.NOISE_DIM],
-                                               seed=self._key(noise_offset))
-            labels = tf.random.stateless_uniform([batch * replicas], seed=self._key(label_offset),
-                                                 minval=0, maxval=contract.NUM_CLASSES,
-                                                 dtype=tf.int32)
-            draws.append(_own_rows((labels, noise), batch, replicas))
-        return draws
+        return [distribute.own_rows(functools.partial(self._draw, *offsets), batch)
+                for offsets in ((_D_NOISE, _D_LABELS), (_G_NOISE, _G_LABELS))]
+
+    def _draw(self, noise_offset, label_offset, rows):
+        """(labels int32 [rows] in 0..9, noise float32 [rows, 100]): one stateless draw."""
+        noise = tf.random.stateless_normal([rows, contract.NOISE_DIM],
+                                           seed=self._key(noise_offset))
+        labels = tf.random.stateless_uniform([rows], seed=self._key(label_offset), minval=0,
+                                             maxval=contract.NUM_CLASSES, dtype=tf.int32)
+        return labels, noise
 
     def _key(self, offset):
-        """Stateless seed of one draw: (config seed, step-and-draw index)."""
-        return tf.stack([tf.constant(self.config.seed, tf.int64),
+        """Stateless seed of one draw: (config.random_seed, step-and-draw index)."""
+        return tf.stack([tf.constant(self.config.random_seed, tf.int64),
                          self.step * _DRAWS_PER_STEP + offset])
 
     def state_variables(self):
@@ -146,22 +147,13 @@ class ConditionalGAN(tf.Module):
         return state
 
 
-def _own_rows(tensors, batch, replicas):
-    """This replica's rows of global-batch draws (all of them on one device)."""
-    if replicas == 1:
-        return tensors
-    first = tf.distribute.get_replica_context().replica_id_in_sync_group * batch
-    return tuple(t[first:first + batch] for t in tensors)
-
-
-def _scaled(loss, replicas):
-    """A replica's batch-mean loss as its share of the global batch's mean."""
-    return loss if replicas == 1 else loss * (1.0 / replicas)
-
-
-def _global_finite(loss, name, replicas):
-    """The global batch's loss (summed over replicas), checked finite: a NaN or Inf raises
-    InvalidArgumentError naming ``name`` before any update is applied."""
-    if replicas > 1:
-        loss = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, loss)
-    return tf.debugging.check_numerics(loss, f"non-finite {name}")
+def build_gan(config, strategy=None):
+    """Seeds every RNG from config.random_seed and builds the GAN (under ``strategy``'s scope, with
+    synchronized BatchNorm when it has several replicas; networks._bn says why)."""
+    keras.utils.set_random_seed(config.random_seed)
+    tf.config.experimental.enable_op_determinism()
+    if strategy is None:
+        return ConditionalGAN(config)
+    distribute.check_batch(config.batch_size, strategy.num_replicas_in_sync)
+    with strategy.scope():
+        return ConditionalGAN(config, synchronized_bn=strategy.num_replicas_in_sync > 1)

@@ -7,7 +7,7 @@ that parameter tables, checkpoints and exports refer to the same things.
 import keras
 from keras import layers
 
-from model_pkg import contract
+from model_pkg import contract, objectives
 from model_pkg.fast_layers import FusedBatchNormalization, UpsampledConv2DTranspose
 
 _SEED_GRID = 7          # the generator starts from a 7x7 feature map
@@ -66,12 +66,13 @@ def _upsampled_conv(config, filters, i):
 
 
 def build_discriminator(config, synchronized_bn=False):
-    """The discriminator, with the head ``config.objective`` asks for.
+    """The discriminator: the seed's trunk phi(x) and the head ``config.objective`` gives
+    (model_pkg/objectives/).
 
-    Input:  image float32 [N, 28, 28, 1] in [-1, 1] (and, for "projection_hinge",
-            label int32 [N] in 0..9).
-    Output: float32 logits, [N, 11] for "k_plus_1" (0..9 the digits, 10 "fake"),
-            [N, 20] for "2k" (y: a real y, 10 + y: a generated y), or [N] scores for
+    Input:  image float32 [N, 28, 28, 1] in [-1, 1] (and label int32 [N] in 0..9 when the
+            objective is conditional, as "projection_hinge").
+    Output: float32, the objective's: logits [N, 11] for "k_plus_1" (0..9 the digits, 10
+            "fake"), [N, 20] for "2k" (y: a real y, 10 + y: a generated y), or scores [N] for
             "projection_hinge" (> 0 reads as a real pair (x, y)).
     Seed table (k_plus_1): 640; 256; 36,928; 256; 401,536; 512; 1,419 = 441,547 parameters.
     ``synchronized_bn``: see _bn.
@@ -87,24 +88,7 @@ def build_discriminator(config, synchronized_bn=False):
     x = layers.Dense(_DISC_HIDDEN, name="dense", dtype=dt)(x)
     x = _bn(config, "dense_bn", synchronized_bn)(x)
     features = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
-    if config.objective == "projection_hinge":
-        return _projection_head(image, features)
-    width = 2 * contract.NUM_CLASSES if config.objective == "2k" else contract.NUM_DISC_OUTPUTS
-    logits = layers.Dense(width, name="logits", dtype="float32")(features)
-    return keras.Model(image, logits, name="discriminator")
-
-
-def _projection_head(image, features):
-    """Miyato & Koyama 2018: score(x, y) = psi(phi(x)) + <embed(y), phi(x)>, in float32."""
-    label = keras.Input(shape=(), dtype="int32", name=contract.LABEL_KEY)
-    features = layers.Activation("linear", name="features_f32", dtype="float32")(features)
-    unconditional = layers.Dense(1, name="psi", dtype="float32")(features)
-    embedded = layers.Embedding(contract.NUM_CLASSES, _DISC_HIDDEN, name="embed",
-                                dtype="float32")(label)
-    projection = layers.Dot(axes=-1, name="projection", dtype="float32")([embedded, features])
-    score = layers.Add(name="score", dtype="float32")([unconditional, projection])
-    score = layers.Reshape((), name="squeeze", dtype="float32")(score)
-    return keras.Model([image, label], score, name="discriminator")
+    return objectives.get(config.objective).head(image, features)
 
 
 def _bn(config, name, synchronized=False):

@@ -33,7 +33,7 @@ MAX_SEED = 2**32 - 1
 
 def uniforms(seed, count):
     """float64 [count] in [0, 1): mulberry32 draws 1..count of ``seed``."""
-    seed = check_seed(seed)
+    seed = check_noise_seed(seed)
     with np.errstate(over="ignore"):   # uint32 wrap-around is the algorithm
         s = np.uint32(seed) + np.arange(1, count + 1, dtype=np.uint32) * _GOLDEN
         t = (s ^ (s >> np.uint32(15))) * (s | np.uint32(1))
@@ -61,7 +61,7 @@ def portable_noise(seed, n):
     return normals[:count].astype(np.float32).reshape(n, contract.NOISE_DIM)
 
 
-def check_seed(seed):
+def check_noise_seed(seed):
     """Returns ``seed`` as int, or raises naming the rule."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
             or not 0 <= int(seed) <= MAX_SEED:

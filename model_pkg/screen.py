@@ -7,8 +7,8 @@ Trains the preset with the overrides in WORKDIR (resume-aware, as ``model-pkg tr
 a checkpoint every ``--every`` steps, then prints one JSON line per checkpoint with the fast
 quality metrics of its generator (``quality.fast_metrics``, as the export gate and
 ``model-pkg evaluate`` use) and writes them all to WORKDIR/screen.json. The screening table in
-README "Quality" came from it. ``--threads 1`` lets two screens share 2 cores (about 1.2x the
-throughput of one screen on both).
+README "Quality" came from it. ``--threads 1`` lets two screens share 2 cores (more
+throughput than one screen on both).
 """
 
 import argparse
@@ -23,7 +23,8 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print):
     coverage_ratio, ...}] for every checkpoint in ``workdir``, oldest first."""
     from model_pkg import checkpoint
     from model_pkg import config as config_lib
-    from model_pkg.train import build_gan, train_and_evaluate
+    from model_pkg.gan import build_gan
+    from model_pkg.train import train_and_evaluate
 
     fields = dict(overrides or {}) | {
         "steps": steps, "checkpoint_every": every, "sample_every": every,

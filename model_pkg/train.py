@@ -19,12 +19,22 @@ import time
 import numpy as np
 
 from model_pkg import checkpoint, contract, memory, plots
-from model_pkg.config import TrainConfig, get_preset
+from model_pkg.config import get_preset, load_saved_config
 from model_pkg.fileio import atomic_write_json
 
 _SAMPLE_NOISE_SEED = 1234   # fixed noise for the sample grids, shared by every run
 _GRID_COLS = 10
 _METRICS = ("d_loss", "g_loss", "d_real_accuracy", "fake_share")
+
+
+def __getattr__(name):
+    """``from model_pkg.train import build_gan``, its old home, still works: build_gan lives in
+    model_pkg/gan.py, imported only when asked for (this module starts without TensorFlow)."""
+    if name == "build_gan":
+        from model_pkg.gan import build_gan
+
+        return build_gan
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigMismatch(ValueError):
@@ -40,15 +50,6 @@ class TrainResult:
     peak_rss_mib: float       # this process's peak resident memory
     final_grid: str
     loss_curve: str
-
-
-def load_saved_config(workdir):
-    """The config saved in ``workdir`` or None if the workdir holds no run."""
-    path = os.path.join(workdir, "config.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return TrainConfig.from_json(handle.read())
 
 
 def resolve_config(workdir, preset=None, **overrides):
@@ -111,6 +112,7 @@ def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print
     the workdir holds another config, DataError if MNIST cannot be found.
     """
     from model_pkg import data, distribute  # deferred with TensorFlow: a fast CLI start
+    from model_pkg.gan import build_gan
 
     # First: a multi-worker strategy must exist before any other TensorFlow op runs.
     tf_strategy = distribute.make_strategy(strategy)
@@ -131,24 +133,6 @@ def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print
         if start >= config.steps:
             log(f"{workdir} is already at step {start} >= {config.steps}; nothing to train")
         return _finish(config, workdir, gan, loop.history, start, wall, chief)
-
-
-def build_gan(config, strategy=None):
-    """Seeds every RNG from config.seed and builds the GAN (under ``strategy``'s scope, with
-    synchronized BatchNorm when it has several replicas; networks._bn says why)."""
-    import keras
-    import tensorflow as tf
-
-    from model_pkg import distribute
-    from model_pkg.gan import ConditionalGAN
-
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
-    if strategy is None:
-        return ConditionalGAN(config)
-    distribute.check_batch(config.batch_size, strategy.num_replicas_in_sync)
-    with strategy.scope():
-        return ConditionalGAN(config, synchronized_bn=strategy.num_replicas_in_sync > 1)
 
 
 def _restore_latest(gan, workdir, log):
@@ -219,9 +203,9 @@ class _Loop:
         cfg, x, y = self.config, self.mnist.x_train, self.mnist.y_train
         if self.strategy is not None:
             return (distribute.distributed_batches(self.strategy, x, y, cfg.batch_size,
-                                                   cfg.seed, start),
+                                                   cfg.random_seed, start),
                     distribute.step_function(self.strategy, self.gan))
-        batches = iter(train_dataset(x, y, cfg.batch_size, cfg.seed, start_step=start))
+        batches = iter(train_dataset(x, y, cfg.batch_size, cfg.random_seed, start_step=start))
         return batches, tf.function(self.gan.train_step, reduce_retracing=True, input_signature=[
             (image_spec(), tf.TensorSpec([None], tf.int32))])
 

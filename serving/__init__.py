@@ -7,4 +7,6 @@
 
 Every client has ``generate(labels, noise) -> float32 [N,28,28,1] in [0, 1]``
 and validates inputs with the shared validator before sending anything.
+RestClient and GrpcClient share RemoteClient (remote.py): the reply checks and
+one retry policy (retry.py: jittered backoff, a total ``deadline_s`` per call).
 """

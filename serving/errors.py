@@ -1,13 +1,10 @@
-"""Client errors and the one retry policy every remote client uses.
+"""The errors the remote clients raise (the retry policy is serving/retry.py).
 
 Only "the server is not there right now" is retried (HTTP 503, a proxy's 502,
-gRPC UNAVAILABLE, connection refused), a bounded number of times with exponential
-backoff. A refused request (400 / INVALID_ARGUMENT) is never retried: the
-server's message is raised as it came. A timeout is not retried either: the
-caller's deadline is spent.
+gRPC UNAVAILABLE, connection refused): an attempt raises _Retryable for it. A
+refused request (400 / INVALID_ARGUMENT) is never retried: the server's message
+is raised as it came. A timeout is not retried either: the attempt's time is spent.
 """
-
-import time
 
 
 class ServingError(RuntimeError):
@@ -29,11 +26,30 @@ class ModelNotFound(ServingError):
 
 
 class ServerUnavailable(ServingError):
-    """The server stayed unreachable or overloaded through every retry."""
+    """The server stayed unreachable or overloaded through every retry.
+    ``.attempts`` and ``.elapsed_s`` say how many attempts were made in how long."""
+
+    def __init__(self, message, status=None, attempts=0, elapsed_s=0.0):
+        super().__init__(message, status=status)
+        self.attempts, self.elapsed_s = attempts, elapsed_s
 
 
 class ServingTimeout(ServingError):
     """The request did not finish within the client's timeout."""
+
+
+class DeadlineExceeded(ServerUnavailable, ServingTimeout):
+    """The call's total deadline passed (attempts, timeouts and backoff together).
+
+    Both a ServerUnavailable and a ServingTimeout, so that code catching either of
+    the errors a call without a deadline would have ended with still catches it.
+    """
+
+
+class BadReply(ServingError):
+    """The server answered, but not with what the contract promises (images float32
+    [N, 28, 28, 1] in [0, 1], N the request's rows). Not retried: a server that
+    answers wrongly once will again."""
 
 
 class Unauthorized(ServingError):
@@ -58,20 +74,3 @@ class _Retryable(Exception):
     def __init__(self, message, status=None):
         super().__init__(message)
         self.status = status
-
-
-def with_retries(attempt, retries, backoff_s, describe, sleep=time.sleep):
-    """Calls ``attempt()``; on _Retryable waits backoff_s * 2**i and tries again.
-
-    Raises ServerUnavailable after ``retries`` further attempts.
-    """
-    last = None
-    for i in range(retries + 1):
-        try:
-            return attempt()
-        except _Retryable as err:
-            last = err
-            if i < retries:
-                sleep(backoff_s * (2 ** i))
-    raise ServerUnavailable(f"{describe}: unavailable after {retries + 1} attempts "
-                            f"(last: {last})", status=last.status)

@@ -4,16 +4,20 @@ import os
 
 import numpy as np
 
-from model_pkg import plots
+from model_pkg import plots, runtimes
 from model_pkg.noise import portable_noise
 
-RUNTIMES = ("onnx", "savedmodel", "rest", "grpc")
+# The runtimes whose clients take precision= (float, int8, fast): ONNX Runtime in process.
+PRECISION_RUNTIMES = ("onnx",)
 
 
-def remote_options(ca_file=None, cert_file=None, key_file=None, headers=(), token_env=None):
-    """Keyword arguments for RestClient/GrpcClient from the command line's TLS and
-    credential flags. ``headers`` are "Name: value" strings; ``token_env`` names an
-    environment variable holding a bearer token (keeps it off the command line)."""
+def remote_options(ca_file=None, cert_file=None, key_file=None, headers=(), token_env=None,
+                   deadline_s=None):
+    """Keyword arguments for RestClient/GrpcClient from the command line's TLS,
+    credential and deadline flags. ``headers`` are "Name: value" strings; ``token_env``
+    names an environment variable holding a bearer token (keeps it off the command
+    line); ``deadline_s`` (seconds, > 0) bounds each call, retries included (None: the
+    clients' default)."""
     parsed = {}
     for header in headers or ():
         name, sep, value = header.partition(":")
@@ -25,31 +29,34 @@ def remote_options(ca_file=None, cert_file=None, key_file=None, headers=(), toke
         if not token:
             raise ValueError(f"--token-env {token_env}: the variable is not set")
         parsed["Authorization"] = f"Bearer {token}"
-    return {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file,
-            "headers": parsed or None}
+    options = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file,
+               "headers": parsed or None}
+    if deadline_s is not None:
+        from model_pkg.serving.retry import check_deadline
+
+        options["deadline_s"] = check_deadline(deadline_s, "--deadline")
+    return options
 
 
 def open_client(runtime, model=None, url=None, target=None, version=None, label=None,
-                remote=None):
-    """A client with generate(); in-process runtimes verify the version's manifest first.
-    ``remote``: remote_options() for rest and grpc."""
-    if runtime in ("onnx", "savedmodel"):
+                remote=None, precision=None):
+    """A client with generate() for any runtime of the registry (model_pkg/runtimes.py)
+    that opens from a version folder or a server; in-process runtimes verify the
+    version's manifest first. ``remote``: remote_options() for the servers.
+    ``precision``: float, int8 or fast (export/precision.py), for the runtimes in
+    PRECISION_RUNTIMES only; None leaves the runtime's float."""
+    entry = runtimes.get(runtime, usable=True)
+    if precision is not None and runtime not in PRECISION_RUNTIMES:
+        raise ValueError(f"--precision {precision}: only --runtime "
+                         f"{', '.join(PRECISION_RUNTIMES)} (in-process ONNX Runtime) chooses "
+                         f"a precision; {runtime} runs the float model")
+    if not entry.remote:
         if not model:
             raise ValueError(f"--runtime {runtime} needs --model VERSION_DIR")
-        from model_pkg.serving.local_clients import OnnxClient, SavedModelClient
-
-        return OnnxClient(model) if runtime == "onnx" else SavedModelClient(model)
-    if runtime == "rest":
-        from model_pkg.serving.rest_client import RestClient
-
-        return RestClient(url or "http://localhost:8501", version=version, label=label,
-                          **(remote or {}))
-    if runtime == "grpc":
-        from model_pkg.serving.grpc_client import GrpcClient
-
-        return GrpcClient(target or "localhost:8500", version=version, label=label,
-                          **(remote or {}))
-    raise ValueError(f"--runtime {runtime!r}: must be one of {', '.join(RUNTIMES)}")
+        options = {} if precision is None else {"precision": precision}
+        return entry.open(model, for_user=True, **options)
+    address = {"url": url, "target": target}[entry.needs]
+    return entry.open(address, for_user=True, version=version, label=label, **(remote or {}))
 
 
 def parse_labels(text):

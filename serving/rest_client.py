@@ -12,10 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import numpy as np
-
 from model_pkg import contract
-from model_pkg.serving.config_files import check_label, check_version
 from model_pkg.serving.errors import (
     UNKNOWN_LABEL,
     ModelNotFound,
@@ -25,9 +22,14 @@ from model_pkg.serving.errors import (
     TLSError,
     Unauthorized,
     _Retryable,
-    with_retries,
 )
-from model_pkg.validation import validate_inputs
+from model_pkg.serving.remote import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_TIMEOUT_S,
+    RemoteClient,
+    bad_reply,
+    check_spec,
+)
 
 
 def model_path(model, version=None, label=None):
@@ -36,50 +38,49 @@ def model_path(model, version=None, label=None):
     The label must follow the label rule (ConfigError at once, never a retried
     request); every part is quoted so that no value can change the endpoint.
     """
-    if version is not None and label is not None:
-        raise ValueError("give a version or a label, not both")
+    version, label = check_spec(version, label)
     path = f"/v1/models/{urllib.parse.quote(str(model), safe='')}"
     if version is not None:
-        path += f"/versions/{check_version(version, 'version')}"
+        path += f"/versions/{version}"
     elif label is not None:
-        path += f"/labels/{urllib.parse.quote(check_label(label, 'label'), safe='')}"
+        path += f"/labels/{urllib.parse.quote(label, safe='')}"
     return path
 
 
-class RestClient:
+class RestClient(RemoteClient):
     """generate() over REST in row ("instances") or columnar ("inputs") format.
 
     ``https://`` URLs verify the server against ``ca_file`` (else the system's
     CAs); ``cert_file``/``key_file`` present a client certificate; ``headers``
     (e.g. {"Authorization": "Bearer ..."}) go with every request, for a proxy in
-    front of TF Serving, which has no authentication of its own.
+    front of TF Serving, which has no authentication of its own. Timeouts,
+    retries and the deadline: serving/remote.py. ``timeout_s`` is urllib's, per
+    socket operation.
     """
 
+    name = "rest"   # its entry in model_pkg/runtimes.py
+    typed_replies = False   # JSON numbers carry no dtype
+
     def __init__(self, url="http://localhost:8501", model=contract.MODEL_NAME, version=None,
-                 label=None, fmt="row", timeout_s=30.0, retries=3, backoff_s=0.2,
+                 label=None, fmt="row", timeout_s=DEFAULT_TIMEOUT_S, retries=3, backoff_s=0.2,
                  max_batch=contract.MAX_REQUEST_ROWS, ca_file=None, cert_file=None,
-                 key_file=None, headers=None):
+                 key_file=None, headers=None, deadline_s=DEFAULT_DEADLINE_S, rng=None):
         if fmt not in ("row", "columnar"):
             raise ValueError(f"fmt {fmt!r}: must be 'row' or 'columnar'")
-        self.url, self.fmt, self.timeout_s = url.rstrip("/"), fmt, timeout_s
-        self.retries, self.backoff_s, self.max_batch = retries, backoff_s, max_batch
+        self.url, self.fmt = url.rstrip("/"), fmt
+        super().__init__(self.url, model, version, label, timeout_s, retries, backoff_s,
+                         deadline_s, max_batch, rng)
         self.path = model_path(model, version, label)
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._tls = _tls_context(self.url, ca_file, cert_file, key_file)
 
-    def generate(self, labels, noise):
-        """(labels [N] 0..9, noise [N,100]) -> float32 [N,28,28,1] in [0, 1]."""
-        label, noise = validate_inputs(labels, noise, max_batch=self.max_batch)
-        body = self._body(label, noise)
-        reply = self._request("POST", f"{self.path}:predict", body)
+    def _predict_once(self, label, noise, timeout_s):
+        reply = self._request("POST", f"{self.path}:predict", timeout_s, self._body(label, noise))
         key = "predictions" if self.fmt == "row" else "outputs"
-        if key not in reply:
-            raise ServingError(f"{self.url}: reply has no {key!r} ({sorted(reply)})")
-        images = np.asarray(reply[key], dtype=np.float32)
-        expected = (len(label), *contract.IMAGE_SHAPE)
-        if images.shape != expected:
-            raise ServingError(f"{self.url}: images of shape {images.shape}, expected {expected}")
-        return images
+        if not isinstance(reply, dict) or key not in reply:
+            found = sorted(reply) if isinstance(reply, dict) else type(reply).__name__
+            raise bad_reply(self.url, f"must hold {key!r}", f"got {found}")
+        return reply[key]
 
     def _body(self, label, noise):
         if self.fmt == "row":
@@ -92,40 +93,45 @@ class RestClient:
         payload["signature_name"] = contract.SIGNATURE_NAME
         return payload
 
-    def status(self):
+    def _status_once(self, timeout_s):
         """GetModelStatusResponse as JSON."""
-        return self._request("GET", self.path)
+        return self._request("GET", self.path, timeout_s)
 
-    def metadata(self):
+    def _metadata_once(self, timeout_s):
         """GetModelMetadataResponse as JSON (signature_def included)."""
-        return self._request("GET", f"{self.path}/metadata")
+        return self._request("GET", f"{self.path}/metadata", timeout_s)
 
-    def _request(self, method, path, payload=None):
+    def _request(self, method, path, timeout_s, payload=None):
         data = None if payload is None else json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers=self._headers)
-        return with_retries(lambda: self._attempt(request), self.retries, self.backoff_s,
-                            describe=f"{method} {self.url}{path}")
-
-    def _attempt(self, request):
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s,
+            with urllib.request.urlopen(request, timeout=timeout_s,
                                         context=self._tls) as response:
-                return json.loads(response.read())
+                return _json(response.read(), request.full_url)
         except urllib.error.HTTPError as err:
             raise _http_error(err, request.full_url) from None
         except (TimeoutError, socket.timeout) as err:
-            raise ServingTimeout(f"{request.full_url}: no reply within {self.timeout_s} s",
-                                 status="timeout") from err
+            raise _timeout(request.full_url, timeout_s) from err
         except (urllib.error.URLError, ConnectionError, http.client.HTTPException) as err:
             reason = getattr(err, "reason", err)
             if isinstance(reason, ssl.SSLError):
                 raise TLSError(f"{request.full_url}: TLS failed ({reason}); check the CA file "
                                "and the server's certificate", status="tls") from err
             if isinstance(reason, (TimeoutError, socket.timeout)):
-                raise ServingTimeout(f"{request.full_url}: no reply within {self.timeout_s} s",
-                                     status="timeout") from err
+                raise _timeout(request.full_url, timeout_s) from err
             raise _Retryable(f"{request.full_url}: {reason}", status="unreachable") from err
+
+
+def _json(raw, url):
+    try:
+        return json.loads(raw)
+    except ValueError as err:
+        raise bad_reply(url, "must be JSON", str(err)) from None
+
+
+def _timeout(url, timeout_s):
+    return ServingTimeout(f"{url}: no reply within {timeout_s:.3g} s", status="timeout")
 
 
 def _tls_context(url, ca_file, cert_file, key_file):

@@ -7,6 +7,7 @@ serves a fixed set of routes, never a directory listing:
   /, /index.html, /app.js, /noise.js, /onnx_meta.js, /page.css   the page (serving/web/)
   /ort/<file>        onnxruntime-web's dist files (npm ci in serving/web)
   /model.onnx        the version's ONNX file, the bytes checked against its manifest
+  /model.int8.onnx   its int8 file (export/quantize.py), likewise, when the version has one
   /manifest.json     the version's manifest
 """
 
@@ -59,18 +60,25 @@ class WebError(RuntimeError):
 
 
 def load_version(version_dir):
-    """(model.onnx bytes, manifest bytes) of a verified version; raises naming the problem."""
+    """{route: bytes} of a verified version: /model.onnx, /manifest.json, and
+    /model.int8.onnx when the version carries it; raises naming the problem."""
     from model_pkg.export.manifest import verify_version
+    from model_pkg.export.quantize import INT8_NAME
 
     manifest = verify_version(version_dir)
-    onnx_path = os.path.join(version_dir, contract.ONNX_NAME)
-    with open(onnx_path, "rb") as handle:
-        model = handle.read()
-    # Re-hashed after reading: the bytes served are the bytes the manifest names.
-    if hashlib.sha256(model).hexdigest() != manifest["files"][contract.ONNX_NAME]:
-        raise WebError(f"{onnx_path}: changed after verification; not serving it")
+    files = {}
+    for name in (contract.ONNX_NAME, INT8_NAME):
+        if name not in manifest["files"]:
+            continue
+        path = os.path.join(version_dir, name)
+        with open(path, "rb") as handle:
+            files["/" + name] = handle.read()
+        # Re-hashed after reading: the bytes served are the bytes the manifest names.
+        if hashlib.sha256(files["/" + name]).hexdigest() != manifest["files"][name]:
+            raise WebError(f"{path}: changed after verification; not serving it")
     with open(os.path.join(version_dir, contract.MANIFEST_NAME), "rb") as handle:
-        return model, handle.read()
+        files["/manifest.json"] = handle.read()
+    return files
 
 
 def check_web_dir(web_dir=WEB_DIR):
@@ -180,8 +188,7 @@ def _allowed_hosts(host, port):
 def make_server(version_dir, port=8000, host="127.0.0.1"):
     """A ThreadingHTTPServer for the page and ``version_dir``; call serve_forever()."""
     check_web_dir()
-    model, manifest = load_version(version_dir)
-    fixed = {"/model.onnx": model, "/manifest.json": manifest}
+    fixed = load_version(version_dir)
 
     def files(path):
         if path in fixed:

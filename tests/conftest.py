@@ -40,6 +40,19 @@ def published(trained_workdir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def refused_version(trained_workdir, tmp_path_factory):
+    """A version of ``trained_workdir`` whose model.int8.onnx failed its own gate (a
+    tolerance no int8 file meets): published without it, the reason in its manifest."""
+    from model_pkg.export import quantize
+    from model_pkg.export.exporter import export_from_workdir
+
+    models = str(tmp_path_factory.mktemp("int8_refused"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(quantize, "TOLERANCE", quantize.Tolerance(max_abs=1e-6, mean_abs=1e-7))
+        return export_from_workdir(trained_workdir, models, log=lambda *_: None, quality=False)
+
+
+@pytest.fixture(scope="session")
 def published_default(tmp_path_factory):
     """(models_dir, version_dir) of a 3-step run of the default preset at batch 8, exported
     (read-only): its generator uses the fast layers, so the exporter's rewrites meet them."""

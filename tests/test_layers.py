@@ -68,3 +68,33 @@ def test_a_violation_would_be_caught(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from model_pkg.serving import config_files\n")
     assert list(_imports(str(bad))) and _layer("model_pkg.serving.config_files") == 2
+
+
+# The training loop and its callers: the CLI, the experiment screen. Everything else builds a
+# model through model_pkg.gan.build_gan and reads a run's config through model_pkg.config.
+TRAINING_LOOP_USERS = {os.path.join("model_pkg", "cli.py"), os.path.join("model_pkg", "screen.py")}
+
+
+@pytest.mark.parametrize("path, package", sorted(_sources()))
+def test_only_the_cli_and_the_screen_import_the_training_loop(path, package):
+    if path in TRAINING_LOOP_USERS:
+        return
+    loop = [line for module, line in _imports(path)
+            if module == "model_pkg.train" or module.startswith("model_pkg.train.")]
+    assert not loop, f"{path}:{loop[0]} imports model_pkg.train (the training loop)"
+
+
+def test_every_package_folder_is_in_the_wheel():
+    """A folder with an __init__.py that pyproject's packages list misses is absent from the
+    wheel and the Docker image: their `import` fails although every test here passes."""
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as handle:
+        listed = set(tomllib.load(handle)["tool"]["setuptools"]["packages"])
+    found = set()
+    for folder, package in FOLDERS.items():
+        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+            if "__init__.py" in files:
+                inner = os.path.relpath(dirpath, os.path.join(ROOT, folder))
+                found.add(package if inner == "." else f"{package}.{inner.replace(os.sep, '.')}")
+    assert found - listed == set(), f"add {sorted(found - listed)} to pyproject.toml's packages"

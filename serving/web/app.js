@@ -1,4 +1,4 @@
-// The page: loads model.onnx with onnxruntime-web (the global `ort`), draws a
+// The page: loads model.onnx (or model.int8.onnx, ?precision=) with onnxruntime-web (the global `ort`), draws a
 // grid of digits for a label and a seed, and exposes window.cgan for tests.
 // Contract (../../shared/CONTRACT.md): label int32 [N] in 0..9, noise float32
 // [N, 100] -> images float32 [N, 28, 28, 1], ink in [0, 1].
@@ -9,16 +9,64 @@ import { onnxMetadata } from "./onnx_meta.js";
 const SIZE = 28;
 const $ = (id) => document.getElementById(id);
 
+// ?precision=float|int8|fast (the select on the page sets it; default float): which file
+// the page runs. int8 and fast load model.int8.onnx when the version's manifest says it
+// was published (the server checks its bytes against the manifest), else model.onnx,
+// and say why; float is model.onnx, within 1e-4 of Python (docs/embedding.md).
+const PRECISIONS = ["float", "int8", "fast"];
+const INT8_FILE = "model.int8.onnx";
+
+function requestedPrecision() {
+  const value = new URLSearchParams(location.search).get("precision") ?? "float";
+  if (!PRECISIONS.includes(value)) {
+    throw new RangeError(`precision=${value}: must be one of ${PRECISIONS.join(", ")}`);
+  }
+  return value;
+}
+
+async function fetchBytes(name) {
+  const response = await fetch(name);
+  if (!response.ok) throw new Error(`${name}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// {used, file, note}: the path for `requested` on this version (manifest.json).
+function choosePath(requested, manifest) {
+  if (requested === "float") return { used: "float", file: "model.onnx", note: "" };
+  const record = manifest.reduced_precision?.int8;
+  if (record?.published && manifest.files?.[INT8_FILE]) {
+    return { used: "int8", file: INT8_FILE, note: "" };
+  }
+  const why = record ? record.reason : "the version predates reduced precision";
+  return { used: "float", file: "model.onnx", note: `no ${INT8_FILE} (${why}); running model.onnx` };
+}
+
+async function openSession(bytes) {
+  return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+}
+
 async function loadModel() {
   ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
   // Threads need a cross-origin isolated page (the server sends COOP/COEP).
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  const response = await fetch("model.onnx");
-  if (!response.ok) throw new Error(`model.onnx: HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const metadata = onnxMetadata(bytes);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
-  return { session, metadata };
+  const requested = requestedPrecision();
+  const manifest = JSON.parse(new TextDecoder().decode(await fetchBytes("manifest.json")));
+  const path = { requested, ...choosePath(requested, manifest) };
+  let session;
+  if (path.used === "int8") {
+    try {
+      session = await openSession(await fetchBytes(INT8_FILE));
+    } catch (err) {   // onnxruntime-web without the int8 kernels: float, and say why
+      Object.assign(path, { used: "float", file: "model.onnx",
+        note: `${INT8_FILE} failed in onnxruntime-web (${err.message ?? err}); running model.onnx` });
+    }
+  }
+  // model.onnx carries its version stamp; the int8 file is tied to it by the manifest.
+  const floatBytes = path.used === "float" ? await fetchBytes("model.onnx") : null;
+  session = session ?? await openSession(floatBytes);
+  const metadata = floatBytes ? onnxMetadata(floatBytes) : { model_name: manifest.model_name,
+    version: String(manifest.version), manifest_digest: manifest.digest };
+  return { session, metadata, path };
 }
 
 function checkLabel(label) {
@@ -71,10 +119,16 @@ function readControls() {
 }
 
 async function main() {
-  const { session, metadata } = await loadModel();
+  $("precision").onchange = () => {
+    location.search = `?precision=${encodeURIComponent($("precision").value)}`;
+  };
+  const { session, metadata, path } = await loadModel();
+  $("precision").value = path.requested;
   $("status").textContent = `model ${metadata.model_name ?? "?"} version ${metadata.version ?? "?"} ` +
-    `(manifest ${String(metadata.manifest_digest ?? "?").slice(0, 12)}…), onnxruntime-web ` +
+    `(manifest ${String(metadata.manifest_digest ?? "?").slice(0, 12)}…), ${path.file} ` +
+    `(${path.used}), onnxruntime-web ` +
     `${ort.env.versions?.web ?? ""} wasm, ${ort.env.wasm.numThreads} thread(s)`;
+  $("note").textContent = path.note;
   await generate(session, 0, 0, 1);   // warm-up: the first run allocates
 
   async function draw(label, seed, n) {
@@ -92,7 +146,7 @@ async function main() {
     }
   }
 
-  window.cgan = { metadata, draw, last: null };
+  window.cgan = { metadata, path, draw, last: null };
   $("draw").onclick = () => { const c = readControls(); draw(c.label, c.seed, c.n).catch(() => {}); };
   $("reroll").onclick = () => {
     const seed = crypto.getRandomValues(new Uint32Array(1))[0] % (MAX_SEED + 1);

@@ -1,5 +1,7 @@
 // Embedding model.onnx in a Node.js app with onnxruntime-node (native ONNX Runtime).
 // Usage: node node_example.mjs VERSION_DIR/model.onnx LABEL SEED N
+// (or VERSION_DIR/model.int8.onnx, the int8 file, where the version's manifest lists it:
+// docs/embedding.md, "Reduced precision in Python, the page and Node.js")
 // Prints {"dims": [N, 28, 28, 1], "images": [...]} as JSON: ink in [0, 1].
 import * as ort from "onnxruntime-node";
 import { portableNoise, NOISE_DIM } from "./noise.js";

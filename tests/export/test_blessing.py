@@ -73,6 +73,16 @@ def test_force_publishes_loudly_and_records_why(refused_then_forced):
     assert any(line.startswith("WARNING: publishing a version that FAILS") for line in lines)
 
 
+def test_a_forced_versions_int8_file_is_gated_on_its_own(refused_then_forced):
+    """--force covers model.onnx only: the int8 file's own metrics fail the policy, so the
+    version is published without it and the manifest says why."""
+    manifest = verify_version(refused_then_forced[2])
+    record = manifest["reduced_precision"]["int8"]
+    assert not record["published"] and "model.int8.onnx" not in manifest["files"]
+    assert record["quality"]["samples"] == 10_000 and not record["quality_gate"]["blessed"]
+    assert record["reason"].startswith("refused: label accuracy")
+
+
 def test_evaluate_prints_the_manifest_metrics(refused_then_forced):
     forced = refused_then_forced[2]
     out = subprocess.run([sys.executable, "-m", "model_pkg", "evaluate", forced],

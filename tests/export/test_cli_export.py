@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model_pkg import runtimes
+
 
 def _cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -26,8 +28,12 @@ def test_export_of_an_empty_workdir_exit_2(tmp_path):
     assert out.returncode == 2 and "no training run with a checkpoint" in out.stderr
 
 
-@pytest.mark.parametrize("runtime", ["onnx", "savedmodel"])
-def test_generate_writes_the_same_grid_on_both_runtimes(published, tmp_path, runtime):
+# Every in-process runtime of the registry a plain install has (model_pkg/runtimes.py).
+IN_PROCESS = [e.name for e in runtimes.entries(usable=True) if not e.remote and not e.extra]
+
+
+@pytest.mark.parametrize("runtime", IN_PROCESS)
+def test_generate_writes_the_same_grid_on_every_in_process_runtime(published, tmp_path, runtime):
     out_png = tmp_path / f"{runtime}.png"
     out = _cli("generate", "--model", published[1], "--runtime", runtime, "--labels", "0,1,7",
                "--per-label", 4, "--out", out_png)

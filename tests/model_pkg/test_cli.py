@@ -28,7 +28,7 @@ def test_train_prints_json_and_saves_config(trained):
     result = json.loads(out.stdout[out.stdout.index("{"):])
     assert result["step"] == 3 and result["workdir"] == str(workdir)
     saved = json.loads((workdir / "config.json").read_text())
-    assert (saved["preset"], saved["seed"], saved["batch_size"]) == ("seed", 5, 8)
+    assert (saved["preset"], saved["random_seed"], saved["batch_size"]) == ("seed", 5, 8)
 
 
 def test_train_extends_with_the_saved_config(trained):
@@ -64,7 +64,7 @@ def test_every_tool_is_a_subcommand():
         assert command in out.stdout
         usage = _cli(command, "--help")
         assert usage.returncode == 0 and f"usage: model-pkg {command}" in usage.stdout
-    sections = ("preset-time", "train-speed", "export-speed", "distributed-speed")
+    sections = ("preset-time", "train-speed", "export-speed", "distributed-speed", "precision")
     assert all(section in _cli("bench", "--help").stdout for section in sections)
     for section in sections:
         usage = _cli("bench", section, "--help")
@@ -105,3 +105,15 @@ def test_gpu_check_is_a_subcommand(tmp_path):
     out = _cli("gpu-check", str(tmp_path / "missing"))
     assert out.returncode == 2 and "model-pkg gpu-check: error:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv, dest, value", [
+    (["train", "--workdir", "w", "--random-seed", "4"], "random_seed", 4),
+    (["train", "--workdir", "w", "--seed", "4"], "random_seed", 4),   # the old spelling
+    (["generate", "--labels", "1", "--out", "o.png", "--noise-seed", "9"], "noise_seed", 9),
+    (["generate", "--labels", "1", "--out", "o.png", "--seed", "9"], "noise_seed", 9),
+])
+def test_random_seed_flags_and_their_old_spelling(argv, dest, value):
+    from model_pkg.cli import build_parser
+
+    assert getattr(build_parser().parse_args(argv), dest) == value

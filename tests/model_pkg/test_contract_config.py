@@ -64,17 +64,17 @@ def test_seed_preset_is_the_seed_report():
 
 
 def test_config_json_round_trip():
-    cfg = dataclasses.replace(config_lib.SEED, seed=7, steps=123)
+    cfg = dataclasses.replace(config_lib.SEED, random_seed=7, steps=123)
     again = TrainConfig.from_json(cfg.to_json())
     assert again == cfg
-    assert json.loads(cfg.to_json())["seed"] == 7
+    assert json.loads(cfg.to_json())["random_seed"] == 7
 
 
 @pytest.mark.parametrize("field, value, rule", [
     ("batch_size", 0, "integer >= 1"),
     ("batch_size", 60_001, "<= 60000"),
     ("steps", -1, "integer >= 0"),
-    ("seed", -3, "[0, 2**31)"),
+    ("random_seed", -3, "[0, 2**31)"),
     ("adam_beta1", 1.0, "[0, 1)"),
     ("g_learning_rate", 0.0, "> 0"),
     ("output_activation", "sigmoid", "one of"),
@@ -95,9 +95,23 @@ def test_identity_ignores_run_length_and_bookkeeping_only():
     base = config_lib.SEED
     same = dataclasses.replace(base, steps=20_000, checkpoint_every=7, log_every=3)
     assert same.identity() == base.identity()
-    assert dataclasses.replace(base, seed=1).identity() != base.identity()
+    assert dataclasses.replace(base, random_seed=1).identity() != base.identity()
 
 
 def test_unknown_preset_names_the_choices():
     with pytest.raises(ValueError, match=r"unknown preset 'best'.*\['default', 'seed'\]"):
         config_lib.get_preset("best")
+
+
+def test_random_seed_keeps_its_old_name_as_an_alias():
+    """"seed" names the seed report's model; the random seed's old spellings still work."""
+    saved = config_lib.SEED.to_dict()
+    del saved["random_seed"]
+    saved["seed"] = 5
+    assert config_lib.TrainConfig.from_dict(saved).random_seed == 5   # a run saved before
+    assert config_lib.parse_overrides(["seed=3"]) == {"random_seed": 3}
+    both = dict(saved, random_seed=5)
+    with pytest.raises(ValueError, match="'seed' and 'random_seed' name the same field"):
+        config_lib.TrainConfig.from_dict(both)
+    with pytest.raises(ValueError, match=r"config.random_seed=-1: must be an integer"):
+        dataclasses.replace(config_lib.SEED, random_seed=-1)

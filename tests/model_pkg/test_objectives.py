@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from model_pkg import checkpoint, losses, networks
+from model_pkg import checkpoint, networks
 from model_pkg import config as config_lib
+from model_pkg.objectives import k_plus_1, projection_hinge, two_k
 from tests.model_pkg.test_train import _assert_same_state, _run, _state
 
 TRUNK = 440_128   # the seed discriminator without its 1,419-parameter K+1 head
@@ -43,15 +44,15 @@ def test_2k_generator_loss_ignores_the_other_classes_unlike_k_plus_1():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((5, 20)).astype(np.float32)
     labels = np.array([0, 3, 9, 3, 5], np.int32)
-    loss = losses.twok_generator_loss(tf.constant(logits), tf.constant(labels)).numpy()
+    loss = two_k.generator_loss(tf.constant(logits), tf.constant(labels)).numpy()
     pair = logits[np.arange(5), labels + 10] - logits[np.arange(5), labels]
     assert loss == pytest.approx(np.mean(np.log1p(np.exp(pair))), rel=1e-6)
     others = logits.copy()
     others[:, [c for c in range(10) if c not in labels]] += 5.0   # other digits more likely
-    assert losses.twok_generator_loss(tf.constant(others), tf.constant(labels)).numpy() == \
+    assert two_k.generator_loss(tf.constant(others), tf.constant(labels)).numpy() == \
         pytest.approx(loss, rel=1e-6)
-    kp1 = losses.generator_loss(tf.constant(logits[:, :11]), tf.constant(labels)).numpy()
-    kp1_others = losses.generator_loss(tf.constant(others[:, :11]), tf.constant(labels)).numpy()
+    kp1 = k_plus_1.generator_loss(tf.constant(logits[:, :11]), tf.constant(labels)).numpy()
+    kp1_others = k_plus_1.generator_loss(tf.constant(others[:, :11]), tf.constant(labels)).numpy()
     assert kp1_others > kp1 + 1.0
 
 
@@ -61,16 +62,16 @@ def test_2k_discriminator_sends_generated_pairs_to_10_plus_y():
     right[[0, 1], [2, 7]] = 20.0
     fake_right = np.full((2, 20), -20.0, np.float32)
     fake_right[[0, 1], [12, 17]] = 20.0
-    good = losses.twok_discriminator_loss(right, labels, fake_right, labels).numpy()
-    swapped = losses.twok_discriminator_loss(fake_right, labels, right, labels).numpy()
+    good = two_k.discriminator_loss(right, labels, fake_right, labels).numpy()
+    swapped = two_k.discriminator_loss(fake_right, labels, right, labels).numpy()
     assert good < 1e-6 and swapped > 50
 
 
 def test_hinge_losses_at_known_points():
     real, fake = tf.constant([2.0, 0.5, -1.0]), tf.constant([-2.0, 0.0, 1.0])
     # relu(1 - real) = [0, .5, 2] -> 2.5/3; relu(1 + fake) = [0, 1, 2] -> 1
-    assert losses.hinge_discriminator_loss(real, fake).numpy() == pytest.approx(2.5 / 3 + 1)
-    assert losses.hinge_generator_loss(fake).numpy() == pytest.approx(1 / 3)
+    assert projection_hinge.discriminator_loss(real, fake).numpy() == pytest.approx(2.5 / 3 + 1)
+    assert projection_hinge.generator_loss(fake).numpy() == pytest.approx(1 / 3)
 
 
 @pytest.mark.parametrize("objective", ["2k", "projection_hinge"])

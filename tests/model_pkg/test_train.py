@@ -63,7 +63,7 @@ def test_finished_run_does_not_retrain(tiny_config, tmp_path):
 def test_resume_with_a_different_config_is_refused(tiny_config, tmp_path):
     _run(tiny_config, tmp_path)
     with pytest.raises(ConfigMismatch, match=r"seed: saved 0, asked 1"):
-        _run(dataclasses.replace(tiny_config, seed=1), tmp_path)
+        _run(dataclasses.replace(tiny_config, random_seed=1), tmp_path)
     with pytest.raises(ConfigMismatch, match="batch_size"):
         train.resolve_config(str(tmp_path), batch_size=16)
 

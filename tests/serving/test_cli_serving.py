@@ -36,6 +36,24 @@ def test_generate_against_a_dead_server_exits_2(tmp_path):
     assert out.returncode == 2 and "unavailable after" in out.stderr
 
 
+def test_generate_deadline_ends_a_call_a_server_never_answers(tmp_path):
+    import socket
+
+    with socket.socket() as silent:   # takes the connection (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        for runtime, where in (("rest", ("--url", f"http://127.0.0.1:{silent.getsockname()[1]}")),
+                               ("grpc", ("--target", f"127.0.0.1:{silent.getsockname()[1]}"))):
+            out = _cli("generate", "--runtime", runtime, *where, "--labels", "1",
+                       "--deadline", 1.5, "--out", tmp_path / "x.png")
+            assert out.returncode == 2, out.stderr
+            assert "no reply within the deadline of 1.5 s: 1 attempt in 1.5" in out.stderr
+    out = _cli("generate", "--runtime", "rest", "--deadline", 0, "--labels", "1",
+               "--out", tmp_path / "x.png")
+    assert out.returncode == 2 and "--deadline 0.0: must be a finite number of seconds > 0" \
+        in out.stderr
+
+
 def test_promote_and_rollback_edit_the_given_config(published, tmp_path):
     config = tmp_path / "models.config"
     shutil.copy(config_files.MODELS_CONFIG, config)

@@ -70,3 +70,18 @@ def test_manifest_is_verified_before_loading(version_copy):
     (version_copy / "model.onnx").write_bytes(b"not onnx")
     with pytest.raises(IntegrityError, match="model.onnx: sha256"):
         OnnxClient(str(version_copy))
+
+
+def test_the_clients_are_the_export_runtimes(published):
+    """One class family: the gate's and the bench's runtimes are the users' clients."""
+    from model_pkg.export.runtimes import OnnxRuntime, SavedModelRuntime
+    from model_pkg.validation import InputError
+
+    assert issubclass(OnnxClient, OnnxRuntime) and SavedModelClient is SavedModelRuntime
+    assert OnnxRuntime(published[1]).providers == ["CPUExecutionProvider"]   # the reference
+    label, noise = parity.golden_inputs()[1]
+    for client in (OnnxClient(published[1], device="cpu", max_batch=2),
+                   SavedModelClient(published[1], max_batch=2)):
+        with pytest.raises(InputError, match="batch size N must be <= 2"):
+            client.generate(label, noise)
+        assert client.generate(label[:2], noise[:2]).shape == (2, 28, 28, 1)

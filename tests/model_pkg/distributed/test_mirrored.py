@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from model_pkg import checkpoint, distribute, losses, train
+from model_pkg import checkpoint, distribute, train
 from model_pkg import config as config_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -113,9 +113,23 @@ def test_unknown_strategy_and_missing_tf_config_are_refused(monkeypatch):
         distribute.make_strategy("multi-worker")
 
 
+def test_replica_arithmetic_is_untouched_on_one_device_and_refused_outside_a_replica():
+    import tensorflow as tf
+
+    loss = tf.constant(2.5)
+    assert distribute.share_of_global_mean(loss) is loss
+    assert distribute.global_loss_checked(loss, "d_loss").numpy() == 2.5
+    assert distribute.own_rows(lambda rows: (tf.range(rows),), 3)[0].numpy().tolist() == [0, 1, 2]
+    with tf.distribute.OneDeviceStrategy("/cpu:0").scope():   # the cross-replica context
+        with pytest.raises(RuntimeError, match="must run in a replica context"):
+            distribute.share_of_global_mean(loss)
+
+
 def test_a_non_finite_loss_stops_training_before_any_update(tiny_config, tmp_path, monkeypatch):
-    real = losses.Objective.d_loss
-    monkeypatch.setattr(losses.Objective, "d_loss",
+    from model_pkg.objectives.k_plus_1 import KPlusOne
+
+    real = KPlusOne.d_loss
+    monkeypatch.setattr(KPlusOne, "d_loss",
                         lambda self, *args: real(self, *args) * float("nan"))
     with pytest.raises(distribute.NonFiniteLoss, match=r"step 1: d_loss is NaN or Inf; "
                                                        r"stopped before applying it"):

@@ -50,20 +50,21 @@ def _state(workdir):
 
 def _train(config, workdir, strategy, log=lambda *_: None):
     """train_and_evaluate; returns (its result, the GAN it trained, as this process holds it)."""
-    import model_pkg.train as train_module
+    import model_pkg.gan as gan_module
+    from model_pkg.train import train_and_evaluate
 
-    captured, build = {}, train_module.build_gan
+    captured, build = {}, gan_module.build_gan
 
     def keep(*args):
         captured["gan"] = build(*args)
         return captured["gan"]
 
-    train_module.build_gan = keep
+    gan_module.build_gan = keep   # train_and_evaluate imports it from model_pkg.gan per call
     try:
-        result = train_module.train_and_evaluate(config, workdir, progress=False, log=log,
-                                                 strategy=strategy)
+        result = train_and_evaluate(config, workdir, progress=False, log=log,
+                                    strategy=strategy)
     finally:
-        train_module.build_gan = build
+        gan_module.build_gan = build
     return result, captured["gan"]
 
 
@@ -73,7 +74,7 @@ def mirrored(config_json, root):
     split_cpu()
     from model_pkg import distribute
     from model_pkg.config import TrainConfig
-    from model_pkg.train import build_gan
+    from model_pkg.gan import build_gan
 
     config = TrainConfig.from_json(config_json)
     out = {}
@@ -88,7 +89,7 @@ def mirrored(config_json, root):
                      for key, var in gan.state_variables().items()}
     strategy = distribute.make_strategy("mirrored")
     gan = build_gan(config, strategy)
-    noise = strategy.run(tf_function(lambda: gan.sample_inputs(4, replicas=2)[0][1]))
+    noise = strategy.run(tf_function(lambda: gan.sample_inputs(4)[0][1]))
     out["noise_per_replica"] = [t.numpy().tolist()
                                 for t in strategy.experimental_local_results(noise)]
     out["noise_one_device"] = build_gan(config).sample_inputs(8)[0][1].numpy().tolist()

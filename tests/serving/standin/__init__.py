@@ -44,6 +44,7 @@ class StandIn:
             raise StartupRefused("the stand-in emulates --model_config_file deployments only")
         self.prometheus_path, self.counts = None, {}
         self.fail_next, self.fail_code, self.delay_s, self.requests = 0, "UNAVAILABLE", 0.0, 0
+        self.corrupt = None
         self._lock = threading.Lock()
         batcher = self._batcher(options, mounts)
         self.core = ServerCore(options, mounts, batcher)
@@ -114,24 +115,26 @@ class StandIn:
             require_client_auth=config.client_verify)
 
     # --- what both APIs share ------------------------------------------------
-    def inject(self, failures=0, code="UNAVAILABLE", delay_s=0.0):
+    def inject(self, failures=0, code="UNAVAILABLE", delay_s=0.0, reply=None):
         """TEST KNOB, not TF Serving: the next ``failures`` predicts fail with ``code``;
-        every predict first waits ``delay_s``."""
+        every predict first waits ``delay_s``; ``reply`` (images -> array) turns every
+        answer into a malformed one, for the clients' reply checks."""
         with self._lock:
             self.fail_next, self.fail_code, self.delay_s = failures, code, delay_s
+            self.corrupt = reply
 
     def predict(self, runtime, inputs):
         """One request's Session::Run (through the batcher if enabled), after injected faults."""
         with self._lock:
             self.requests += 1
-            delay, fail = self.delay_s, self.fail_next > 0
+            delay, fail, corrupt = self.delay_s, self.fail_next > 0, self.corrupt
             self.fail_next -= 1 if fail else 0
         time.sleep(delay)
         if fail:
             raise Refused(self.fail_code, "injected fault (test knob)")
         images = self.core.run(runtime, inputs)
         self.count("OK")
-        return images
+        return images if corrupt is None else corrupt(images)
 
     def count(self, code):
         """:tensorflow:serving:request_count{status=...} (servables/tensorflow/util.cc)."""
