@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from model_pkg import checkpoint, contract
-from model_pkg.export import artifacts, parity, publish, quantize, signing
+from model_pkg.export import artifacts, openvino_bf16, parity, publish, quantize, signing
 from model_pkg.export.manifest import MANIFEST_FORMAT, file_digests, manifest_digest, write_manifest
 from model_pkg.export.runtime_onnx import OnnxRuntime
 from model_pkg.export.tf_c_api import replay_warmup
@@ -155,8 +155,9 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
         metrics, blessing_record = _quality_gate(staging, root, quality, force_reason, log,
                                                  baseline)
         timings["quality"] = round(time.perf_counter() - began_quality, 3)
-        # After the float file's checks: an int8 copy that fails its own gate is left out.
+        # After the float file's checks: a reduced path that fails its own gate is left out.
         reduced = quantize.add_int8(staging, metrics, log)
+        reduced |= openvino_bf16.add_openvino_bf16(staging, metrics, log)
         fields = _manifest_fields(config, meta, folder, report, timings)
         fields |= {"quality": metrics, "blessing": blessing_record, "reduced_precision": reduced}
         version, path = publish.publish(root, staging, _finalizer(fields, private_key))

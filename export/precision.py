@@ -3,11 +3,11 @@
     float  model.onnx, the reference: exact (the 1e-5 parity holds for it); the default.
     int8   model.int8.onnx (export/quantize.py), refused when the version does not carry
            it, quoting the manifest's reason.
-    fast   the fastest path the version allows, in FAST_ORDER: model.int8.onnx when the
-           version published it, else model.onnx.
-
-OpenVINO at bfloat16 is not a path here: its difference is not measured or gated at
-export yet, so nothing offers it (docs/speed.md, "Reduced precision").
+    bf16   OpenVINO on model.onnx at bfloat16 (export/openvino_bf16.py), offered only where
+           the export measured and gated it, and OpenVINO is installed here.
+    fast   the fastest of the paths the version offers (float always among them): one
+           path when only float is offered, else measured per batch size on first use
+           (export/fast_path.py).
 """
 
 import hashlib
@@ -17,12 +17,12 @@ from model_pkg import contract
 from model_pkg.export.manifest import IntegrityError
 from model_pkg.export.quantize import INT8_NAME
 
-PRECISIONS = ("float", "int8", "fast")
+PRECISIONS = ("float", "int8", "bf16", "fast")
 DEFAULT = "float"
-# "fast" takes the first path the version offers; measured order on the CPUs we run on
-# (docs/speed.md): int8 ahead of float at every batch.
-FAST_ORDER = ("int8", "float")
-FILES = {"float": contract.ONNX_NAME, "int8": INT8_NAME}
+# The order "fast" probes the offered paths in (the first wins a tie).
+FAST_ORDER = ("int8", "bf16", "float")
+FILES = {"float": contract.ONNX_NAME, "int8": INT8_NAME, "bf16": contract.ONNX_NAME}
+RECORDS = {"int8": "int8", "bf16": "openvino_bf16"}   # reduced_precision keys
 
 
 class PrecisionUnavailable(ValueError):
@@ -41,40 +41,67 @@ def check_precision(precision, what="precision"):
 
 def offered(manifest):
     """{precision: reason or None}: None where the version offers the path, else why not."""
-    record = (manifest.get("reduced_precision") or {}).get("int8")
-    if record is None:
-        int8 = ("the version has no reduced_precision record (exported before model.int8.onnx "
-                "existed)")
-    elif not record.get("published") or INT8_NAME not in manifest["files"]:
-        int8 = record.get("reason") or "not published"
-    else:
-        int8 = None
-    return {"float": None, "int8": int8}
+    reasons = {"float": None}
+    for precision, key in RECORDS.items():
+        entry = (manifest.get("reduced_precision") or {}).get(key)
+        if entry is None:
+            reasons[precision] = (f"the version has no reduced_precision record for {key} "
+                                  f"(exported before that path existed)")
+        elif not (entry.get("published") or entry.get("offered")) or (
+                FILES[precision] not in manifest["files"]):
+            reasons[precision] = entry.get("reason") or "not published"
+        else:
+            reasons[precision] = None
+    if reasons["bf16"] is None and not _has_openvino():
+        reasons["bf16"] = "OpenVINO is not installed here (pip install 'model-pkg[openvino]')"
+    return reasons
+
+
+def _has_openvino():
+    import importlib.util
+
+    return importlib.util.find_spec("openvino") is not None
+
+
+def fast_candidates(manifest):
+    """The precisions "fast" chooses among, in FAST_ORDER: every offered path."""
+    reasons = offered(manifest)
+    return [p for p in FAST_ORDER if reasons[p] is None]
 
 
 def choose(manifest, precision, where):
     """The path to run: (precision used, file name) for ``precision`` on the version at
-    ``where`` (its folder, for messages); PrecisionUnavailable for an absent int8 file."""
+    ``where`` (its folder, for messages); "fast" with several offered paths stays "fast"
+    (file None). PrecisionUnavailable for a path the version does not offer."""
     precision = check_precision(precision)
-    reasons = offered(manifest)
     if precision == "fast":
-        precision = next(p for p in FAST_ORDER if reasons[p] is None)
-    elif reasons[precision] is not None:
+        candidates = fast_candidates(manifest)
+        return (candidates[0], FILES[candidates[0]]) if len(candidates) == 1 else ("fast", None)
+    reason = offered(manifest)[precision]
+    if reason is not None:
+        what = FILES[precision] if precision != "bf16" else "OpenVINO bf16"
         raise PrecisionUnavailable(f"{where}: precision {precision!r} is not offered by this "
-                                   f"version: {FILES[precision]} {reasons[precision]}")
+                                   f"version: {what} {reason}")
     return precision, FILES[precision]
 
 
 def record(manifest, precision):
     """What the manifest says about the path: {"precision", "file", "difference",
-    "tolerance"} (float: exact by the parity gate, atol contract.PARITY_ATOL)."""
+    "tolerance"} (float: exact by the parity gate, atol contract.PARITY_ATOL; fast: the
+    record of each candidate under "paths")."""
+    if precision == "fast":
+        return {"precision": "fast", "paths": {p: record(manifest, p)
+                                               for p in fast_candidates(manifest)}}
     if precision == "float":
         return {"precision": "float", "file": contract.ONNX_NAME,
                 "difference": manifest.get("parity", {}).get("max_abs_diff"),
                 "tolerance": {"max_abs": contract.PARITY_ATOL}}
-    entry = manifest["reduced_precision"]["int8"]
-    return {"precision": precision, "file": FILES[precision],
-            "difference": entry["difference"], "tolerance": entry["tolerance"]}
+    entry = manifest["reduced_precision"][RECORDS[precision]]
+    out = {"precision": precision, "file": FILES[precision],
+           "difference": entry["difference"], "tolerance": entry["tolerance"]}
+    if precision == "bf16":
+        out |= {"runtime": "openvino", "measured_on": entry["cpu"]}
+    return out
 
 
 def verified_bytes(version_dir, manifest, name):

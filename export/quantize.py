@@ -94,20 +94,27 @@ class _DropAdvice(logging.Filter):
         return "pre-processing before quantization" not in record.getMessage()
 
 
-def measure_difference(float_path, int8_path):
-    """{"golden": {...}, "random_draw": {...}}: max and mean |int8 - float| pixels on the
-    parity golden inputs (export/parity.py) and on RANDOM_DRAW_ROWS random rows."""
-    import onnxruntime as ort
-
+def difference_inputs():
+    """{"golden": the parity golden inputs (export/parity.py), "random_draw": RANDOM_DRAW_ROWS
+    random rows}: where every reduced path's pixel difference is measured, as
+    [(label, noise)] lists."""
     from model_pkg.export.parity import golden_inputs
 
-    sessions = [ort.InferenceSession(p, providers=["CPUExecutionProvider"])
-                for p in (float_path, int8_path)]
     rng = np.random.default_rng(RANDOM_DRAW_SEED)
     draw = [(rng.integers(0, contract.NUM_CLASSES, RANDOM_DRAW_ROWS).astype(np.int32),
              rng.standard_normal((RANDOM_DRAW_ROWS, contract.NOISE_DIM)).astype(np.float32))]
+    return {"golden": golden_inputs(), "random_draw": draw}
+
+
+def measure_difference(float_path, int8_path):
+    """{"golden": {...}, "random_draw": {...}}: max and mean |int8 - float| pixels on
+    difference_inputs()."""
+    import onnxruntime as ort
+
+    sessions = [ort.InferenceSession(p, providers=["CPUExecutionProvider"])
+                for p in (float_path, int8_path)]
     out = {}
-    for name, inputs in (("golden", golden_inputs()), ("random_draw", draw)):
+    for name, inputs in difference_inputs().items():
         diffs = np.concatenate([np.abs(_run(sessions[1], y, z) - _run(sessions[0], y, z))
                                 .ravel() for y, z in inputs])
         out[name] = {"rows": sum(len(y) for y, _ in inputs), "max_abs": float(diffs.max()),
@@ -167,7 +174,7 @@ def add_int8(staging, float_quality, log=print, tolerance=None):
                                                                           float_quality, log)
             reasons = record["quality_gate"]["reasons"]
         record["published"] = not reasons
-        record["reason"] = _reason(reasons, float_quality is None)
+        record["reason"] = offer_reason(reasons, float_quality is None)
         if record["published"]:
             os.replace(candidate, os.path.join(staging, INT8_NAME))
     record["seconds"] = round(time.perf_counter() - began, 3)
@@ -187,7 +194,8 @@ def _measure_and_gate(int8_path, float_quality, log):
     return metrics, quality_gate(metrics, float_quality)
 
 
-def _reason(reasons, quality_skipped):
+def offer_reason(reasons, quality_skipped):
+    """The record's one-line reason: the refusals, or what was checked."""
     if reasons:
         return "refused: " + "; ".join(reasons)
     if quality_skipped:

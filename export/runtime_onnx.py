@@ -47,19 +47,25 @@ class OnnxRuntime:
     has it, else CPU, and says so once. ``providers``, when given, replace the device's.
     max_batch: the most rows generate() and predict() accept (None: no limit).
     precision: "float" (None: model.onnx, exact; the default), "int8" (model.int8.onnx,
-    refused with the manifest's reason when the version has none) or "fast" (the fastest
-    path the version offers); export/precision.py. Other than float needs a version folder.
-    ``self.precision`` is the path opened, ``self.precision_record`` its recorded
-    difference from model.onnx and tolerance (None when opened from a file).
+    refused with the manifest's reason when the version has none), "bf16" (OpenVINO on
+    model.onnx, where the version offers it) or "fast" (the fastest path the version
+    offers, per batch size: ``fast_choices``); export/precision.py. Other than float
+    needs a version folder. ``self.precision`` is the path opened, ``self.precision_record``
+    its recorded difference from model.onnx and tolerance (None when opened from a file).
     """
 
     name = "onnx"
     default_device = "cpu"
+    _paths = None   # bf16 or a multi-path fast: what run_unchecked calls instead of a session
 
     def __init__(self, path, device=None, strict=False, max_batch=None, *, verify=True,
                  providers=None, session_options=None, precision=None):
         import onnxruntime as ort
 
+        if self._open_paths(path, precision, verify, max_batch,
+                            dict(device=device, strict=strict, providers=providers,
+                                 session_options=session_options)):
+            return
         device = device or self.default_device
         available = ort.get_available_providers()
         chosen = list(providers) if providers else choose_providers(device, available)
@@ -109,8 +115,41 @@ class OnnxRuntime:
             return onnx_path, onnx_path, manifest if verify else None
         return onnx_path, paths.verified_bytes(path, manifest, name), manifest
 
+    def _open_paths(self, path, precision, verify, max_batch, session_args):
+        """True when ``precision`` is not one ONNX Runtime session (bf16, or fast over
+        several paths): self._paths is then what runs (export/fast_path.py)."""
+        from model_pkg.export import fast_path
+        from model_pkg.export import precision as paths
+
+        if paths.check_precision(precision) not in ("bf16", "fast") or not os.path.isdir(path):
+            return False
+        manifest = verify_version(path) if verify else read_manifest(path)
+        chosen, _ = paths.choose(manifest, precision, path)
+        if chosen not in ("bf16", "fast"):
+            return False
+        self.precision, self.precision_record = chosen, paths.record(manifest, chosen)
+        self.max_batch, self.session, self.metadata = max_batch, None, {}
+        onnx_path = os.path.join(path, contract.ONNX_NAME)
+        if chosen == "bf16":
+            self._paths = fast_path.OpenVinoPath(onnx_path)
+            self.providers = ["OpenVINO CPU"]
+            return True
+        runs = {p: (fast_path.OpenVinoPath(onnx_path) if p == "bf16" else
+                    type(self)(path, verify=False, precision=p, **session_args))
+                for p in paths.fast_candidates(manifest)}
+        self._paths = fast_path.FastPaths(runs)
+        self.providers = runs["float"].providers
+        return True
+
+    @property
+    def fast_choices(self):
+        """{batch bucket: precision} that precision="fast" measured so far ({} otherwise)."""
+        return dict(self._paths.choices) if isinstance(self._paths, _fast_paths()) else {}
+
     def run_unchecked(self, label, noise):
         """The session alone (no validation): the bench's raw call."""
+        if self._paths is not None:
+            return self._paths.run_unchecked(label, noise)
         return self.session.run([_IMAGES], {_LABEL: label, _NOISE: noise})[0]
 
     def generate(self, label, noise):
@@ -121,6 +160,12 @@ class OnnxRuntime:
         """A TF Serving-style request: {"label": ..., "noise": ...} -> {"images": ...}."""
         label, noise = validate_request(inputs, signature_name, max_batch=self.max_batch)
         return {_IMAGES: self.run_unchecked(label, noise)}
+
+
+def _fast_paths():
+    from model_pkg.export.fast_path import FastPaths
+
+    return FastPaths
 
 
 def _check_strict(device, strict, available):

@@ -19,8 +19,9 @@ class OpenVinoRuntime:
 
     path: a version folder (manifest verified unless verify=False) or a model.onnx.
     precision: "f32" (INFERENCE_PRECISION_HINT=f32: agrees with ONNX Runtime within the
-      contract) or None (OpenVINO's own choice: bfloat16 on CPUs with AVX512_BF16 or
-      AMX, whose images differ by more than the contract allows).
+      contract), "bf16" (asked for; CPUs without bfloat16 run f32) or None (OpenVINO's
+      own choice: bfloat16 on CPUs with AVX512_BF16 or AMX, whose images differ by more
+      than the contract allows; export/openvino_bf16.py measures and gates that path).
     ``.precision`` is what the compiled model really uses; ``.version`` OpenVINO's.
     Not thread-safe: one infer request, reused by every call.
     """
@@ -39,12 +40,23 @@ class OpenVinoRuntime:
         compiled = ov.Core().compile_model(onnx_path, "CPU", config)
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.version = ov.__version__.split("-")[0]
+        self._compiled = compiled
         self._request = compiled.create_infer_request()
+
+    def new_request(self):
+        """Another infer request on the compiled model (one per thread: a request is not
+        thread-safe)."""
+        return self._compiled.create_infer_request()
+
+    @staticmethod
+    def run_request(request, label, noise):
+        """``request`` on (label, noise), no validation -> a copy of the images."""
+        request.infer({contract.LABEL_KEY: label, contract.NOISE_KEY: noise})
+        return np.array(request.get_output_tensor(0).data)   # a copy: the next call reuses it
 
     def run_unchecked(self, label, noise):
         """The compiled model alone (no validation): the bench's raw call."""
-        self._request.infer({contract.LABEL_KEY: label, contract.NOISE_KEY: noise})
-        return np.array(self._request.get_output_tensor(0).data)   # a copy: the next call reuses it
+        return self.run_request(self._request, label, noise)
 
     def generate(self, label, noise):
         """(label int [N] 0..9, noise float [N,100]) -> float32 [N,28,28,1] in [0, 1]."""

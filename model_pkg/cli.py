@@ -184,6 +184,9 @@ def cmd_generate(args):
                          precision=args.precision)
     images = generate_grid(client, labels, args.out, per_label=args.per_label, seed=args.noise_seed)
     path = f", {client.precision}" if args.precision else ""
+    choices = getattr(client, "fast_choices", {})   # fast: the path each batch size took
+    if choices:
+        path += " -> " + "/".join(sorted(set(choices.values())))
     print(f"wrote {len(images)} digits ({args.runtime}{path}) to {args.out}")
     return 0
 

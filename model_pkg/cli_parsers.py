@@ -16,9 +16,10 @@ def add_generate_parser(sub, runtime_names):
     generate.add_argument("--target", help="TF Serving gRPC address (default localhost:8500)")
     generate.add_argument("--version", type=int, help="server-side version (rest, grpc)")
     generate.add_argument("--label", help="server-side version label, e.g. stable (rest, grpc)")
-    generate.add_argument("--precision", choices=("float", "int8", "fast"),
+    generate.add_argument("--precision", choices=("float", "int8", "bf16", "fast"),
                           help="--runtime onnx: float (model.onnx, exact; default), int8 "
-                          "(model.int8.onnx) or fast (int8 if the version has it)")
+                          "(model.int8.onnx), bf16 (OpenVINO, where the version offers it) "
+                          "or fast (the fastest offered path, measured per batch size)")
     generate.add_argument("--labels", required=True, help="comma-separated digits, e.g. 0,1,2")
     generate.add_argument("--out", required=True, help="PNG file to write")
     generate.add_argument("--per-label", type=int, default=8, help="digits per label (columns)")

@@ -7,7 +7,7 @@ import numpy as np
 from model_pkg import plots, runtimes
 from model_pkg.noise import portable_noise
 
-# The runtimes whose clients take precision= (float, int8, fast): ONNX Runtime in process.
+# The runtimes whose clients take precision= (export/precision.py): ONNX Runtime in process.
 PRECISION_RUNTIMES = ("onnx",)
 
 
@@ -43,7 +43,7 @@ def open_client(runtime, model=None, url=None, target=None, version=None, label=
     """A client with generate() for any runtime of the registry (model_pkg/runtimes.py)
     that opens from a version folder or a server; in-process runtimes verify the
     version's manifest first. ``remote``: remote_options() for the servers.
-    ``precision``: float, int8 or fast (export/precision.py), for the runtimes in
+    ``precision``: float, int8, bf16 or fast (export/precision.py), for the runtimes in
     PRECISION_RUNTIMES only; None leaves the runtime's float."""
     entry = runtimes.get(runtime, usable=True)
     if precision is not None and runtime not in PRECISION_RUNTIMES:

@@ -16,15 +16,19 @@ def test_every_precision_row_is_timed_with_its_difference(published):
         assert rows["onnx_cpu"][batch]["max_abs_diff"] == 0
         assert rows["openvino_f32"][batch]["max_abs_diff"] <= 1e-5
         assert 1e-5 < rows["onnx_int8"][batch]["max_abs_diff"] <= Tolerance().max_abs
-        # The client's fastest path on this version is the int8 file, validator in front.
-        assert rows["client_fast"][batch]["max_abs_diff"] == rows["onnx_int8"][batch][
-            "max_abs_diff"]
+        # The client's fastest path, validator in front: whichever path its probe chose.
+        assert rows["client_fast"][batch]["max_abs_diff"] in (
+            rows["onnx_int8"][batch]["max_abs_diff"], 0.0)
         assert all(rows[name][batch]["images_per_s"] > 0 for name in rows)
     assert set(result["images_per_s_over_onnx_cpu"]) == set(rows) - {"onnx_cpu"}
     assert result["int8"]["published"] is True
-    assert result["client_fast"]["precision"] == "int8"
-    assert result["client_fast"]["file"] == "model.int8.onnx"
+    assert result["client_fast"]["precision"] == "fast"
+    assert set(result["client_fast"]["paths"]) == {"int8", "float"}
+    assert set(result["client_fast"]["choices"].values()) <= {"int8", "float"}
     assert set(result["machine"]["flags"]) == set(precision.FLAGS)
+    assert result["peak_gops"]["float32"] > 0 and result["peak_gops"]["int8"] > 0
+    for name in rows:
+        assert all(0 < result["share_of_peak"][name][b] for b in (1, 8)), name
 
 
 def test_the_section_refuses_bad_flags(tmp_path):
