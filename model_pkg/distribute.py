@@ -28,6 +28,7 @@ What keeps the one-device promises (docs/distributed.md has the whole story):
     worker resumes from the same newest checkpoint, whatever the worker count before.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -223,7 +224,8 @@ def run_step(step_fn, batch, step, newest_checkpoint):
     import tensorflow as tf
 
     try:
-        return step_fn(batch)
+        with peer_errors(step, newest_checkpoint):
+            return step_fn(batch)
     except tf.errors.InvalidArgumentError as err:
         found = re.search(r"non-finite (\w+)", str(err))
         if not found:
@@ -231,6 +233,17 @@ def run_step(step_fn, batch, step, newest_checkpoint):
         raise NonFiniteLoss(f"step {step}: {found.group(1)} is NaN or Inf; stopped before "
                             "applying it (no weight changed). The newest checkpoint is step "
                             f"{newest_checkpoint()}.") from err
+
+
+@contextlib.contextmanager
+def peer_errors(step, newest_checkpoint):
+    """TensorFlow's errors for a lost peer, raised anywhere in a training step's work (the
+    step itself, or the eager collectives around it: a checkpoint's or a log point's
+    reads), as one PeerLost naming the peers and how to resume."""
+    import tensorflow as tf
+
+    try:
+        yield
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
             tf.errors.AbortedError, tf.errors.CancelledError) as err:
         peers = sorted({f"{job} {task}" for job, task in _PEER.findall(str(err))})

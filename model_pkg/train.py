@@ -167,7 +167,7 @@ class _Loop:
         import tensorflow as tf
         from tqdm import tqdm
 
-        from model_pkg.distribute import run_step
+        from model_pkg.distribute import peer_errors, run_step
 
         cfg = self.config
         batches, step_fn = self._stepper(start)
@@ -181,13 +181,15 @@ class _Loop:
         for step in range(start + 1, cfg.steps + 1):
             pending.append(run_step(step_fn, next(batches), step, self._newest))
             bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                point = self._log(step, pending, writer)
-                bar.set_postfix(point, refresh=False)
-                if lines is not None:
-                    lines.maybe_print(step, point)
-                pending = []
-            self._periodic(step)
+            # A peer lost while logging or checkpointing (eager collectives) reads as in a step.
+            with peer_errors(step, self._newest):
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    point = self._log(step, pending, writer)
+                    bar.set_postfix(point, refresh=False)
+                    if lines is not None:
+                        lines.maybe_print(step, point)
+                    pending = []
+                self._periodic(step)
         wall = time.perf_counter() - began
         bar.close()
         writer.close()

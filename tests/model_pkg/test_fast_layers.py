@@ -76,12 +76,14 @@ def test_phase_convolution_is_upsampling_then_conv_transpose(policy, filters):
         layer.set_weights([kernel, bias])
         runs[name] = _run(call, layer, x, weight)
     assert runs["phased"][0].shape == runs["keras"][0].shape == (4, 14, 14, filters)
-    for want, have in zip(runs["keras"][:3], runs["phased"][:3]):   # y, dx, dkernel
-        assert _rel(want, have) < TOLERANCE[policy]
-    # The bias gradient sums 784 terms: in bfloat16 each form carries its own rounding, so
-    # the phase form's is held to the float32 value as loosely as Keras' own form is.
-    truth, keras_grad, phased_grad = (runs[k][3] for k in ("truth", "keras", "phased"))
-    assert _rel(truth, phased_grad) <= 2 * _rel(truth, keras_grad) + TOLERANCE[policy]
+    # Each of y, dx, dkernel and dbias against the float32 value: no further from it than
+    # twice Keras' own form in the same policy, plus the policy's tolerance. In float32
+    # Keras' form is the truth, so that is the tolerance alone. In bfloat16 how far Keras'
+    # form lands depends on the CPU (native bf16 dot products or emulated ones round the
+    # long gradient sums at other places), so the bound follows it.
+    for i, what in enumerate(("y", "dx", "dkernel", "dbias")):
+        truth, keras_value, phased = (runs[k][i] for k in ("truth", "keras", "phased"))
+        assert _rel(truth, phased) <= 2 * _rel(truth, keras_value) + TOLERANCE[policy], what
 
 
 def test_fast_layers_keep_the_seed_networks_variables():

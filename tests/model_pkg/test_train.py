@@ -117,3 +117,22 @@ def test_a_second_trainer_on_the_same_workdir_fails(tiny_config, tmp_path):
     with train.workdir_lock(str(tmp_path)):
         with pytest.raises(RuntimeError, match="in use by another training process"):
             _run(tiny_config, tmp_path)
+
+
+def test_a_peer_lost_while_checkpointing_reads_as_a_lost_peer(tiny_config, tmp_path,
+                                                              monkeypatch):
+    """A multi-worker run's eager collectives outside the step (a checkpoint's reads) fail
+    like the step's own when a peer dies: PeerLost with the step and how to resume."""
+    import tensorflow as tf
+
+    from model_pkg.distribute import PeerLost
+
+    def lost(*args, **kwargs):
+        raise tf.errors.UnavailableError(None, None, "Collective ops is aborted by: "
+                                         "/job:worker/replica:0/task:1 stopped sending heartbeats")
+
+    monkeypatch.setattr(checkpoint, "save", lost)
+    config = dataclasses.replace(tiny_config, checkpoint_every=2)
+    with pytest.raises(PeerLost, match=r"step 2: lost contact with worker 1 .*Restart every "
+                                       r"worker with the same command"):
+        train_and_evaluate(config, str(tmp_path / "run"), progress=False, log=lambda *_: None)
