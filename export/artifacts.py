@@ -17,8 +17,9 @@ from model_pkg.export.signature import BATCHING, make_serving_fn, serving_specs
 # ConvTranspose, Tile, Clip) is unchanged since opset 13.
 ONNX_OPSET = 17
 # How model.onnx is written: "rewritten" (export/onnx_graph.py, the fast graph
-# users get) or "tf2onnx" (the straight conversion, kept as the benchmark's
-# baseline and as a second opinion in the tests).
+# users get) or "tf2onnx" (the straight conversion: the exporter's choice for a
+# generator the rewrite does not mirror, onnx_graph.supports; also the benchmark's
+# baseline and a second opinion in the tests).
 ONNX_BUILDERS = ("rewritten", "tf2onnx")
 # Warmup covers every label at batch 1 and the batch sizes the in-graph
 # batcher pads to, so no request pays for a first-time kernel setup.

@@ -45,13 +45,25 @@ def load_trained_generator(workdir):
     return gan.generator, config, meta, folder
 
 
-def build_staging(generator, staging, config):
-    """Writes SavedModel, warmup and ONNX into ``staging``; returns timings in seconds."""
+def choose_onnx_builder(generator, config):
+    """{"builder": "rewritten" or "tf2onnx", "reason": why}: export/onnx_graph.py's fast graph
+    where it mirrors ``generator`` (onnx_graph.supports), else tf2onnx's straight conversion;
+    either passes the same parity gate (check_staging)."""
+    from model_pkg.export import onnx_graph
+
+    supported, reason = onnx_graph.supports(generator, config)
+    return {"builder": "rewritten" if supported else "tf2onnx", "reason": reason}
+
+
+def build_staging(generator, staging, config, builder="rewritten"):
+    """Writes SavedModel, warmup and ONNX (by ``builder``, one of artifacts.ONNX_BUILDERS)
+    into ``staging``; returns timings in seconds."""
     timings = {}
     for name, write in (("savedmodel", lambda: artifacts.write_savedmodel(generator, staging)),
                         ("warmup", lambda: artifacts.write_warmup(staging)),
                         ("onnx", lambda: artifacts.write_onnx(
-                            generator, os.path.join(staging, contract.ONNX_NAME), config))):
+                            generator, os.path.join(staging, contract.ONNX_NAME), config,
+                            builder))):
         began = time.perf_counter()
         write()
         timings[name] = round(time.perf_counter() - began, 3)
@@ -147,7 +159,9 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
     for name in publish.clean_stale_staging(root):
         log(f"removed leftover {name} of an interrupted export")
     with publish.staging_dir(root) as staging:
-        timings = build_staging(generator, staging, config)
+        onnx_builder = choose_onnx_builder(generator, config)
+        log(f"model.onnx by {onnx_builder['builder']}: {onnx_builder['reason']}")
+        timings = build_staging(generator, staging, config, onnx_builder["builder"])
         began_parity = time.perf_counter()
         report = check_staging(generator, staging)
         timings["parity"] = round(time.perf_counter() - began_parity, 3)
@@ -158,7 +172,7 @@ def export_from_workdir(workdir, models_dir=None, log=print, quality=True, force
         # After the float file's checks: a reduced path that fails its own gate is left out.
         reduced = quantize.add_int8(staging, metrics, log)
         reduced |= openvino_bf16.add_openvino_bf16(staging, metrics, log)
-        fields = _manifest_fields(config, meta, folder, report, timings)
+        fields = _manifest_fields(config, meta, folder, report, timings, onnx_builder)
         fields |= {"quality": metrics, "blessing": blessing_record, "reduced_precision": reduced}
         version, path = publish.publish(root, staging, _finalizer(fields, private_key))
     log(f"published version {version} in {time.perf_counter() - began:.1f} s "
@@ -184,12 +198,17 @@ def _quality_gate(staging, root, quality, force_reason, log, baseline):
     return metrics, bless(metrics, root, baseline, force_reason, log)
 
 
-def _manifest_fields(config, meta, folder, report, timings):
+_BUILDER_SOURCES = {"rewritten": "rewritten (export/onnx_graph.py)",
+                    "tf2onnx": "tf2onnx (export/artifacts.py)"}
+
+
+def _manifest_fields(config, meta, folder, report, timings, onnx_builder):
     return {
         "format": MANIFEST_FORMAT, "model_name": contract.MODEL_NAME,
         "signature": contract.signature_description(),
         "onnx": {"opset": artifacts.ONNX_OPSET, "file": contract.ONNX_NAME,
-                 "builder": "rewritten (export/onnx_graph.py)"},
+                 "builder": _BUILDER_SOURCES[onnx_builder["builder"]],
+                 "builder_reason": onnx_builder["reason"]},
         "libraries": library_versions(), "git_commit": git_commit(),
         "training": {"config": config.to_dict(), "step": meta["step"],
                      "checkpoint": os.path.basename(folder),

@@ -48,7 +48,10 @@ import numpy as np
 from model_pkg import contract
 from model_pkg.validation import LABEL_RULE, NOISE_RULE
 
-_GRID, _FILTERS = 7, 64   # the seed generator's 7x7x64 starting map
+_GRID = 7   # the seed generator's 7x7 starting map; its channels are read from the weights
+# BatchNorms with one gamma and beta for every row, which rewrite 2 folds into the weights
+# (a ConditionalBatchNorm's depend on the label).
+_FOLDABLE_BN = ("BatchNormalization", "FusedBatchNormalization")
 
 
 def fold_batchnorm(kernel, bias, bn_layer):
@@ -149,11 +152,16 @@ def last_conv_on_phases(weight, bias):
     return out, merged_bias
 
 
+def map_filters(generator):
+    """F, the channels of the generator's 7x7 map (config.g_filters): convt1's outputs."""
+    return int(generator.get_layer("convt1").get_weights()[0].shape[2])
+
+
 def generator_weights(generator):
     """The rewritten weights (float32) of the seed generator, by ONNX initializer name."""
     dense = [np.asarray(w, np.float64) for w in generator.get_layer("dense").get_weights()]
     kernel, bias = fold_batchnorm(dense[0], dense[1], generator.get_layer("dense_bn"))
-    order = hwc_to_chw_columns(_GRID, _GRID, _FILTERS)
+    order = hwc_to_chw_columns(_GRID, _GRID, map_filters(generator))
     kernel, bias = kernel[:, order], bias[order]
     weights = {
         "label_table": kernel[:contract.NUM_CLASSES] + bias,          # rewrite 1
@@ -171,16 +179,36 @@ def generator_weights(generator):
 
 
 def check_seed_architecture(generator, config):
-    """Raises ValueError if ``generator`` is not the seed architecture this graph mirrors."""
-    expected = {"dense": (110, _GRID * _GRID * _FILTERS), "convt1": (3, 3, _FILTERS, _FILTERS),
-                "convt2": (3, 3, contract.IMAGE_CHANNELS, _FILTERS)}
-    for name, shape in expected.items():
-        got = tuple(generator.get_layer(name).get_weights()[0].shape)
+    """Raises ValueError if ``generator`` is not the seed architecture this graph mirrors
+    (any width F of the 7x7 map: every rewrite reads its shapes from the weights)."""
+    def fail(what):
+        raise ValueError(f"{what}: export/onnx_graph.py mirrors the seed architecture only")
+
+    layers = {layer.name: layer for layer in generator.layers}
+    cells = _GRID * _GRID
+    filters = max(1, layers["dense"].units // cells) if "dense" in layers else 1
+    for name, shape in {"dense": (110, cells * filters), "convt1": (3, 3, filters, filters),
+                        "convt2": (3, 3, contract.IMAGE_CHANNELS, filters)}.items():
+        got = tuple(layers[name].get_weights()[0].shape) if name in layers else None
         if got != shape:
-            raise ValueError(f"generator layer {name!r} has kernel {got}, expected {shape}: "
-                             "export/onnx_graph.py mirrors the seed architecture only")
+            fail(f"generator layer {name!r} has kernel {got}, expected {shape}")
+    for name in ("dense_bn", "convt1_bn"):   # rewrite 2 folds one gamma and beta per channel
+        kind = type(layers[name]).__name__ if name in layers else "missing layer"
+        if kind not in _FOLDABLE_BN:
+            fail(f"generator layer {name!r} is a {kind}, not one of {_FOLDABLE_BN} "
+                 "(rewrite 2 folds a BatchNorm with fixed gamma and beta)")
     if config.output_activation != "tanh":
         raise ValueError(f"output_activation {config.output_activation!r}: rewrite 6 needs tanh")
+
+
+def supports(generator, config):
+    """(True, why) if build_model can rewrite ``generator``, else (False, why not): the
+    exporter then converts it with tf2onnx (export/artifacts.py write_onnx)."""
+    try:
+        check_seed_architecture(generator, config)
+    except ValueError as error:
+        return False, str(error)
+    return True, f"the seed architecture (7x7x{map_filters(generator)} map), rewritten exactly"
 
 
 def _phase_convs(inits, name, source, slope):
@@ -297,7 +325,7 @@ def build_model(generator, config, opset):
 
     check_seed_architecture(generator, config)
     inits = generator_weights(generator)
-    inits["chw_shape"] = np.array([-1, _FILTERS, _GRID, _GRID], np.int64)
+    inits["chw_shape"] = np.array([-1, map_filters(generator), _GRID, _GRID], np.int64)
     inits["images_shape"] = np.array([-1, *contract.IMAGE_SHAPE], np.int64)
     slope = float(config.leaky_slope)
     check_nodes, label_row = _input_check_nodes(inits)

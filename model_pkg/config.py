@@ -20,6 +20,9 @@ class TrainConfig:
     output_activation: str = "tanh"  # generator output in [-1, 1]; data scaled to match
     bn_momentum: float = 0.99       # Keras' BatchNormalization defaults (the seed used Keras)
     bn_epsilon: float = 1e-3
+    g_filters: int = 64             # channels of G's 7x7 map and hidden conv; 64 is the seed's
+    g_conditional_bn: bool = False  # G's BatchNorms take per-class gamma and beta from the
+    #                                 label (model_pkg/conditional_bn.py); off: the seed's BN
     # --- optimisation -----------------------------------------------------
     batch_size: int = 64            # seed: batch 64
     steps: int = 10_000             # seed: 10,000 iterations (one D and one G update each)
@@ -109,13 +112,13 @@ def with_new_names(data, where):
 RUN_LENGTH_FIELDS = ("steps",)
 BOOKKEEPING_FIELDS = ("checkpoint_every", "keep_checkpoints", "log_every", "sample_every")
 
-_POSITIVE_INTS = ("batch_size", "checkpoint_every", "keep_checkpoints", "log_every",
-                  "sample_every")
+_POSITIVE_INTS = ("g_filters", "batch_size", "checkpoint_every", "keep_checkpoints",
+                  "log_every", "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
 _COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
-_BOOLS = ("fused_batchnorm", "phase_upsampling")
+_BOOLS = ("fused_batchnorm", "phase_upsampling", "g_conditional_bn")
 
 
 def _validate(cfg):

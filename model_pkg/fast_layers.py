@@ -21,6 +21,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
     the default preset's step there (docs/speed.md). The fused op reads bfloat16 directly, keeps its
     statistics in float32 and has a single gradient op. Inference, and every option the
     fused op lacks (masks, synchronized statistics, renorm, another axis), stay Keras'.
+    center=False or scale=False (model_pkg/conditional_bn.py) fuse too.
     """
 
     def call(self, inputs, training=None, mask=None):
@@ -28,8 +29,12 @@ class FusedBatchNormalization(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         x = inputs if len(inputs.shape) == 4 else tf.reshape(inputs, [-1, 1, 1, channels])
+        # Without its own scale or offset (a ConditionalBatchNorm's inner layer) the op
+        # still takes both: ones and zeros make it the plain normalisation.
+        gamma = self.gamma.value if self.scale else tf.ones([channels], tf.float32)
+        beta = self.beta.value if self.center else tf.zeros([channels], tf.float32)
         y, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
-            x, self.gamma.value, self.beta.value, epsilon=self.epsilon, is_training=True)
+            x, gamma, beta, epsilon=self.epsilon, is_training=True)
         # The op returns Bessel's unbiased variance for the moving average; Keras 3 keeps
         # the biased (population) variance of the batch, which this reproduces.
         count = tf.cast(tf.size(x) // channels, tf.float32)
@@ -43,7 +48,7 @@ class FusedBatchNormalization(layers.BatchNormalization):
     def _fusable(self, inputs, mask):
         rank = len(inputs.shape)
         return (mask is None and not self.synchronized and not self.renorm
-                and self.scale and self.center and rank in (2, 4)
+                and rank in (2, 4)
                 and self.axis in (-1, rank - 1) and inputs.shape[-1] is not None)
 
 

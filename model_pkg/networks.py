@@ -8,10 +8,11 @@ import keras
 from keras import layers
 
 from model_pkg import contract, objectives
+from model_pkg.conditional_bn import ConditionalBatchNorm
 from model_pkg.fast_layers import FusedBatchNormalization, UpsampledConv2DTranspose
 
 _SEED_GRID = 7          # the generator starts from a 7x7 feature map
-_SEED_FILTERS = 64      # channels of every hidden conv and the 7x7 map
+_SEED_FILTERS = 64      # channels of D's convs (G's: config.g_filters, the seed's 64)
 _DISC_HIDDEN = 128      # width of the discriminator's dense layer
 
 
@@ -28,32 +29,45 @@ def build_generator(config, synchronized_bn=False):
       noise: float32 [N, 100], standard normal in training.
     Output:
       float32 [N, 28, 28, 1] in [-1, 1] (tanh); export maps it to [0, 1].
+    Hidden: the Dense gives [N, 7 * 7 * F], reshaped to [N, 7, 7, F]; convt1 [N, 14, 14, F];
+    convt2 [N, 28, 28, 1], with F = ``config.g_filters`` (the seed's 64).
     Seed table: Dense 348,096; BN 12,544; ConvT 36,928; BN 256; ConvT 577
-    = 398,401 parameters. ``synchronized_bn``: see _bn.
+    = 398,401 parameters. ``config.g_conditional_bn``: each BN takes the label too
+    (model_pkg/conditional_bn.py). ``synchronized_bn``: see _bn.
     """
     label = keras.Input(shape=(), dtype="int32", name=contract.LABEL_KEY)
     noise = keras.Input(shape=(contract.NOISE_DIM,), dtype="float32", name=contract.NOISE_KEY)
     one_hot = layers.Lambda(
         lambda y: keras.ops.one_hot(y, contract.NUM_CLASSES, dtype="float32"),
         output_shape=(contract.NUM_CLASSES,), name="one_hot")(label)
-    dt = _policy(config)
+    dt, filters = _policy(config), config.g_filters
     x = layers.Concatenate(name="concat", dtype=dt)([one_hot, noise])
-    x = layers.Dense(_SEED_GRID * _SEED_GRID * _SEED_FILTERS, name="dense", dtype=dt)(x)
-    x = _bn(config, "dense_bn", synchronized_bn)(x)
+    x = layers.Dense(_SEED_GRID * _SEED_GRID * filters, name="dense", dtype=dt)(x)
+    x = _generator_bn(config, "dense_bn", synchronized_bn, x, label)
     x = layers.LeakyReLU(config.leaky_slope, name="dense_act", dtype=dt)(x)
-    x = layers.Reshape((_SEED_GRID, _SEED_GRID, _SEED_FILTERS), name="reshape", dtype=dt)(x)
-    x = _upsampled_conv(config, _SEED_FILTERS, 1)(x)
-    x = _bn(config, "convt1_bn", synchronized_bn)(x)
+    x = layers.Reshape((_SEED_GRID, _SEED_GRID, filters), name="reshape", dtype=dt)(x)
+    x = _upsampled_conv(config, filters, 1)(x)
+    x = _generator_bn(config, "convt1_bn", synchronized_bn, x, label)
     x = layers.LeakyReLU(config.leaky_slope, name="convt1_act", dtype=dt)(x)
     x = _upsampled_conv(config, contract.IMAGE_CHANNELS, 2)(x)
     images = layers.Activation(config.output_activation, name="output", dtype="float32")(x)
     return keras.Model([label, noise], images, name="generator")
 
 
+def _generator_bn(config, name, synchronized_bn, x, label):
+    """G's BatchNorm ``name`` applied to ``x``: the seed's _bn, or with
+    ``config.g_conditional_bn`` a ConditionalBatchNorm of the same name over _bn's kind
+    without its own scale and offset (its moving statistics live in the inner layer)."""
+    if not config.g_conditional_bn:
+        return _bn(config, name, synchronized_bn)(x)
+    norm = _bn(config, f"{name}_norm", synchronized_bn, affine=False)
+    return ConditionalBatchNorm(norm, name=name, dtype=_policy(config))([x, label])
+
+
 def _upsampled_conv(config, filters, i):
     """Layers up{i} (nearest x2) and convt{i} (3x3, 'same') as one callable.
 
-    ``config.phase_upsampling``: for the output layer (64 -> 1 channel) one layer, convt{i},
+    ``config.phase_upsampling``: for the output layer (F -> 1 channel) one layer, convt{i},
     computes both (same variables). oneDNN's transposed conv with one output channel is
     its slow path (as long as the 64-channel convt1 here); convt1 stays Keras': its
     phase form measured slower than oneDNN's own transposed conv (docs/speed.md)."""
@@ -91,7 +105,7 @@ def build_discriminator(config, synchronized_bn=False):
     return objectives.get(config.objective).head(image, features)
 
 
-def _bn(config, name, synchronized=False):
+def _bn(config, name, synchronized=False, affine=True):
     """BatchNorm with Keras' defaults. ``synchronized`` (only under a tf.distribute strategy
     with more than one replica): the statistics are all-reduced over every replica, so each
     BatchNorm normalises over the global batch as the seed's does on one device; per-replica
@@ -99,10 +113,11 @@ def _bn(config, name, synchronized=False):
     averages drift apart per replica. The variables and their names are the same either way,
     so checkpoints move between strategies. One device keeps the plain layer: its moments
     are computed another way (E[x^2] - E[x]^2), which would change the seed's bits.
-    ``config.fused_batchnorm``: the same layer computed by one fused op in training."""
+    ``config.fused_batchnorm``: the same layer computed by one fused op in training.
+    ``affine=False``: no gamma or beta of its own (a ConditionalBatchNorm supplies them)."""
     kind = FusedBatchNormalization if config.fused_batchnorm else layers.BatchNormalization
-    return kind(momentum=config.bn_momentum, epsilon=config.bn_epsilon,
-                synchronized=synchronized, name=name, dtype=_policy(config))
+    return kind(momentum=config.bn_momentum, epsilon=config.bn_epsilon, center=affine,
+                scale=affine, synchronized=synchronized, name=name, dtype=_policy(config))
 
 
 def parameter_table(model):

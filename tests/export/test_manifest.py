@@ -30,6 +30,8 @@ def test_published_version_verifies_and_lists_every_file(published):
         assert rel in manifest["files"]
     assert manifest["signature"] == contract.signature_description()
     assert manifest["onnx"]["opset"] == 17 and manifest["training"]["step"] == 3
+    assert manifest["onnx"]["builder"] == "rewritten (export/onnx_graph.py)"
+    assert manifest["onnx"]["builder_reason"].startswith("the seed architecture")
     for lib in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"):
         assert manifest["libraries"][lib]
     assert manifest_digest(manifest) == manifest["digest"]

@@ -99,6 +99,18 @@ def test_the_default_preset_in_bfloat16_trains_on_two_replicas(objective, tmp_pa
     assert np.isfinite([[h["d_loss"], h["g_loss"]] for h in meta["history"]]).all()
 
 
+def test_conditional_batchnorm_trains_synchronized_on_two_replicas(tmp_path):
+    """config.g_conditional_bn under MirroredStrategy (the inner BatchNorms synchronized, the
+    gamma and beta tables' gradients sparse), with the default preset's fused BatchNorm."""
+    config = dataclasses.replace(config_lib.DEFAULT, g_conditional_bn=True, batch_size=8,
+                                 steps=2, checkpoint_every=2, log_every=1, sample_every=2)
+    out = run_worker("train-2cpu", str(tmp_path), config.to_json(), "mirrored")
+    assert out["step"] == 2
+    _, _, meta = checkpoint.latest_valid(str(tmp_path))
+    assert meta["replicas"] == 2
+    assert np.isfinite([[h["d_loss"], h["g_loss"]] for h in meta["history"]]).all()
+
+
 def test_a_global_batch_that_does_not_split_is_refused():
     with pytest.raises(ValueError, match=r"batch_size=9 \(the global batch\) does not split "
                                          r"over 2 replicas"):
