@@ -36,19 +36,11 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "avx51
 
 def cpu_facts():
     """{"cpu", "cores", "flags": {flag: bool}, "onnxruntime", "openvino"}."""
-    import platform
-
     import onnxruntime as ort
 
-    name, flags = platform.processor(), set()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
+    from model_pkg.export.openvino_bf16 import cpu_info
+
+    name, flags = cpu_info()
     facts = {"cpu": name, "cores": os.cpu_count(), "flags": {f: f in flags for f in FLAGS},
              "onnxruntime": {"version": ort.__version__,
                              "providers": ort.get_available_providers()}}

@@ -30,13 +30,9 @@ def machine():
     import tensorflow as tf
 
     from model_pkg.export.exporter import library_versions
+    from model_pkg.export.openvino_bf16 import cpu_info
 
-    cpu = platform.processor()
-    if os.path.exists("/proc/cpuinfo"):
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu_info()[0], "cores": os.cpu_count(), "python": platform.python_version(),
             "onnxruntime_providers": ort.get_available_providers(),
             "tensorflow_gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
             "libraries": library_versions()}

@@ -27,17 +27,21 @@ KEY = "openvino_bf16"
 HINT = "bf16"          # OpenVINO's INFERENCE_PRECISION_HINT value for bfloat16
 
 
-def cpu_name():
-    """The CPU's model name (/proc/cpuinfo), or the platform's processor string."""
+def cpu_info():
+    """(model name, set of flags) from /proc/cpuinfo; the platform's processor string and
+    no flags where there is none."""
     import platform
 
+    name, flags = platform.processor() or "unknown CPU", set()
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
                 if key.strip() == "model name":
-                    return value.strip()
-    return platform.processor() or "unknown CPU"
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    return name, flags
 
 
 def add_openvino_bf16(staging, float_quality, log=print, tolerance=None):
@@ -49,7 +53,7 @@ def add_openvino_bf16(staging, float_quality, log=print, tolerance=None):
     began = time.perf_counter()
     tolerance = tolerance or quantize.TOLERANCE
     record = {"runtime": "openvino", "precision_hint": HINT, "file": contract.ONNX_NAME,
-              "cpu": cpu_name(), "tolerance": dataclasses.asdict(tolerance),
+              "cpu": cpu_info()[0], "tolerance": dataclasses.asdict(tolerance),
               "difference": None, "quality": None, "quality_gate": None, "offered": False}
     runtime = _open(os.path.join(staging, contract.ONNX_NAME), record)
     if runtime is not None:

@@ -144,7 +144,7 @@ class OnnxRuntime:
     @property
     def fast_choices(self):
         """{batch bucket: precision} that precision="fast" measured so far ({} otherwise)."""
-        return dict(self._paths.choices) if isinstance(self._paths, _fast_paths()) else {}
+        return dict(getattr(self._paths, "choices", {}))
 
     def run_unchecked(self, label, noise):
         """The session alone (no validation): the bench's raw call."""
@@ -160,12 +160,6 @@ class OnnxRuntime:
         """A TF Serving-style request: {"label": ..., "noise": ...} -> {"images": ...}."""
         label, noise = validate_request(inputs, signature_name, max_batch=self.max_batch)
         return {_IMAGES: self.run_unchecked(label, noise)}
-
-
-def _fast_paths():
-    from model_pkg.export.fast_path import FastPaths
-
-    return FastPaths
 
 
 def _check_strict(device, strict, available):
