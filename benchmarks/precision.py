@@ -38,7 +38,7 @@ def cpu_facts():
     """{"cpu", "cores", "flags": {flag: bool}, "onnxruntime", "openvino"}."""
     import onnxruntime as ort
 
-    from model_pkg.export.openvino_bf16 import cpu_info
+    from model_pkg.machine import cpu_info
 
     name, flags = cpu_info()
     facts = {"cpu": name, "cores": os.cpu_count(), "flags": {f: f in flags for f in FLAGS},

@@ -30,7 +30,7 @@ def machine():
     import tensorflow as tf
 
     from model_pkg.export.exporter import library_versions
-    from model_pkg.export.openvino_bf16 import cpu_info
+    from model_pkg.machine import cpu_info
 
     return {"cpu": cpu_info()[0], "cores": os.cpu_count(), "python": platform.python_version(),
             "onnxruntime_providers": ort.get_available_providers(),

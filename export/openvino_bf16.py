@@ -22,26 +22,10 @@ import numpy as np
 
 from model_pkg import contract
 from model_pkg.export import quantize
+from model_pkg.machine import cpu_info
 
 KEY = "openvino_bf16"
 HINT = "bf16"          # OpenVINO's INFERENCE_PRECISION_HINT value for bfloat16
-
-
-def cpu_info():
-    """(model name, set of flags) from /proc/cpuinfo; the platform's processor string and
-    no flags where there is none."""
-    import platform
-
-    name, flags = platform.processor() or "unknown CPU", set()
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    return name, flags
 
 
 def add_openvino_bf16(staging, float_quality, log=print, tolerance=None):

@@ -31,7 +31,8 @@ class TrainConfig:
     adam_beta1: float = 0.5         # DCGAN's beta1; 0.9 makes GANs oscillate
     adam_beta2: float = 0.999
     compute_dtype: str = "float32"  # "bfloat16": Keras mixed_bfloat16 (bf16 math, f32 weights);
-    #                                 export always rebuilds G in float32
+    #                                 "auto": bfloat16 where the hardware has it (machine.py),
+    #                                 else float32; export always rebuilds G in float32
     objective: str = "k_plus_1"     # D's head and the losses: the seed's "k_plus_1" or another
     #                                 entry of model_pkg/objectives/ (its REGISTRY)
     fused_batchnorm: bool = False   # training-mode BatchNorm as one fused op (fast_layers.py):
@@ -117,7 +118,7 @@ _POSITIVE_INTS = ("g_filters", "batch_size", "checkpoint_every", "keep_checkpoin
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
 _ACTIVATIONS = ("tanh",)
-_COMPUTE_DTYPES = ("float32", "bfloat16")   # export maps tanh's [-1, 1] to the contract's [0, 1]
+_COMPUTE_DTYPES = ("float32", "bfloat16", "auto")   # export maps tanh's [-1, 1] to the contract's [0, 1]
 _BOOLS = ("fused_batchnorm", "phase_upsampling", "g_conditional_bn")
 
 
@@ -161,12 +162,13 @@ SEED = TrainConfig(preset="seed")
 # The package default: the seed's networks, a projection discriminator with the
 # hinge loss (the K+1 loss pulls every digit towards its most typical form, so its
 # digits were far more certain to the evaluator than real ones), trained in
-# bfloat16, with fused training-mode BatchNorm and G's output conv as phase
+# bfloat16 where the hardware has it ("auto": emulated bfloat16 is slower than
+# float32), with fused training-mode BatchNorm and G's output conv as phase
 # convolutions (the same functions, faster), a slower discriminator and a faster
 # generator. Why each choice, measured: docs/quality.md and docs/speed.md; EMA, TTUR,
 # minibatch stddev, feature matching, mode seeking, spectral or no normalisation in
 # D did not beat it and were removed (RETIRED above).
-DEFAULT = TrainConfig(preset="default", compute_dtype="bfloat16", d_learning_rate=1e-4,
+DEFAULT = TrainConfig(preset="default", compute_dtype="auto", d_learning_rate=1e-4,
                       g_learning_rate=8e-4, steps=12_000, objective="projection_hinge",
                       fused_batchnorm=True, phase_upsampling=True)
 

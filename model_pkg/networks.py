@@ -7,7 +7,7 @@ that parameter tables, checkpoints and exports refer to the same things.
 import keras
 from keras import layers
 
-from model_pkg import contract, objectives
+from model_pkg import contract, machine, objectives
 from model_pkg.conditional_bn import ConditionalBatchNorm
 from model_pkg.fast_layers import FusedBatchNormalization, UpsampledConv2DTranspose
 
@@ -18,7 +18,8 @@ _DISC_HIDDEN = 128      # width of the discriminator's dense layer
 
 def _policy(config):
     """Keras dtype policy of the hidden layers (outputs stay float32 for stable losses)."""
-    return "mixed_bfloat16" if config.compute_dtype == "bfloat16" else "float32"
+    dtype = machine.compute_dtype(config.compute_dtype)   # "auto": what this machine has
+    return "mixed_bfloat16" if dtype == "bfloat16" else "float32"
 
 
 def build_generator(config, synchronized_bn=False):

@@ -1,14 +1,15 @@
 """Quality screen: train a candidate config briefly and measure each of its checkpoints.
 
     model-pkg screen WORKDIR [--steps 5000] [--every 2500] [--preset default]
-                             [--set KEY=VALUE ...] [--threads N]
+                             [--set KEY=VALUE ...] [--threads N] [--cas]
 
-Trains the preset with the overrides in WORKDIR (resume-aware, as ``model-pkg train``), keeping
-a checkpoint every ``--every`` steps, then prints one JSON line per checkpoint with the fast
-quality metrics of its generator (``quality.fast_metrics``, as the export gate and
-``model-pkg evaluate`` use) and writes them all to WORKDIR/screen.json. The screening table in
-README "Quality" came from it. ``--threads 1`` lets two screens share 2 cores (more
-throughput than one screen on both).
+Trains the preset with the overrides in WORKDIR (resume-aware, as ``model-pkg train``),
+keeping a checkpoint every ``--every`` steps, then prints one JSON line per checkpoint with
+the quality metrics of its generator (``model_pkg.eval.measure_quality``, as the export gate
+and ``model-pkg evaluate`` use; ``--cas`` adds the CAS) and writes them all to
+WORKDIR/screen.json. A finished run is only measured again, so ``--cas`` can follow later.
+The screening tables in docs/quality.md came from it. ``--threads 1`` lets two screens
+share 2 cores (more throughput than one screen on both).
 """
 
 import argparse
@@ -18,9 +19,10 @@ import os
 import sys
 
 
-def screen(workdir, steps, every, preset="default", overrides=None, log=print):
+def screen(workdir, steps, every, preset="default", overrides=None, log=print, cas=False):
     """Trains, then returns [{step, label_accuracy, worst_label_accuracy, frechet_ratio,
-    coverage_ratio, ...}] for every checkpoint in ``workdir``, oldest first."""
+    coverage_ratio, ...}] for every checkpoint in ``workdir``, oldest first; with ``cas``
+    also the classification accuracy score (cas, cas_gap_points) of each."""
     from model_pkg import checkpoint
     from model_pkg import config as config_lib
     from model_pkg.gan import build_gan
@@ -31,7 +33,7 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print):
         "keep_checkpoints": steps // every + 1}   # keep every measured checkpoint
     config = dataclasses.replace(config_lib.get_preset(preset), **fields)
     result = train_and_evaluate(config, workdir, progress=False, log=lambda *_: None)
-    measure = _measurer()
+    measure = _measurer(cas)
     rows = []
     for step, folder in checkpoint.list_checkpoints(workdir):
         gan = build_gan(config)
@@ -39,25 +41,19 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print):
         row = {"step": step} | measure(gan.generator)
         log(json.dumps(row))
         rows.append(row)
-    report = {"config": config.to_dict(), "train_wall_seconds": result.wall_seconds,
+    report = {"config": config_lib.load_saved_config(workdir).to_dict(),   # "auto" settled "train_wall_seconds": result.wall_seconds,
               "checkpoints": rows}
     with open(os.path.join(workdir, "screen.json"), "w") as handle:
         json.dump(report, handle, indent=2)
     return rows
 
 
-def _measurer():
-    """generator -> its fast metrics (rounded), with the evaluator and references loaded once."""
+def _measurer(cas=False):
+    """generator -> its quality metrics (rounded), as the export gate measures them, with CAS
+    when asked (model_pkg.eval.measure_quality keeps the real digits' reference between calls)."""
     import numpy as np
 
-    from model_pkg import data
-    from model_pkg.eval import classifier as evaluator
-    from model_pkg.eval import metrics as quality
-    from model_pkg.paths import evaluator_dir
-
-    mnist = data.load_mnist()
-    classifier, _ = evaluator.load_or_train(evaluator_dir(), mnist)
-    reference = quality.real_reference(classifier, mnist)
+    from model_pkg.eval import measure_quality
 
     def measure(generator):
         def generate(labels, noise):   # tanh [-1, 1] -> the contract's [0, 1]
@@ -65,7 +61,8 @@ def _measurer():
                                training=False)
             return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
 
-        metrics = quality.fast_metrics(generate, classifier, reference)
+        metrics = measure_quality(generate, cas=cas, log=lambda *_: None)
+        metrics.pop("evaluator")
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
     return measure
@@ -83,6 +80,9 @@ def add_arguments(parser):
     parser.add_argument("--preset", default="default")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all)")
+    parser.add_argument("--cas", action="store_true",
+                        help="also the CAS of each checkpoint (a classifier trained on 60,000 "
+                             "generated digits; measured cost in docs/quality.md)")
 
 
 def run(args, parser):
@@ -102,7 +102,7 @@ def run(args, parser):
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    screen(args.workdir, args.steps, args.every, args.preset, overrides)
+    screen(args.workdir, args.steps, args.every, args.preset, overrides, cas=args.cas)
     return 0
 
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from model_pkg import checkpoint, contract, memory, plots
+from model_pkg import checkpoint, contract, machine, memory, plots
 from model_pkg.config import get_preset, load_saved_config
 from model_pkg.fileio import atomic_write_json
 
@@ -77,6 +77,19 @@ def check_compatible(saved, config, workdir):
             "Resume it with its own config, or train in a new --workdir.")
 
 
+def settle_compute_dtype(config, saved, log=print):
+    """``config`` with compute_dtype "auto" made concrete: a resumed run keeps the dtype it
+    started in (saved beside it); a new one takes what this machine has (machine.py)."""
+    if config.compute_dtype != "auto":
+        return config
+    if saved is not None and saved.compute_dtype != "auto":
+        dtype = saved.compute_dtype
+    else:
+        dtype = machine.compute_dtype("auto")
+        log(f"compute_dtype auto -> {dtype} on {machine.cpu_info()[0]}")
+    return dataclasses.replace(config, compute_dtype=dtype)
+
+
 @contextlib.contextmanager
 def workdir_lock(workdir):
     """Holds an exclusive lock on the workdir; a second trainer fails at once."""
@@ -119,6 +132,7 @@ def train_and_evaluate(config, workdir, data_path=None, progress=True, log=print
     chief = distribute.is_chief(tf_strategy)
     with workdir_lock(workdir) if chief else contextlib.nullcontext():
         saved = load_saved_config(workdir)
+        config = settle_compute_dtype(config, saved, log)
         if saved is not None:
             check_compatible(saved, config, workdir)
         if chief:

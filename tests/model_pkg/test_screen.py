@@ -21,6 +21,26 @@ def test_screen_measures_every_checkpoint(tmp_path):
     assert report["checkpoints"] == rows and report["config"]["batch_size"] == 8
 
 
+def test_a_finished_screen_measures_again_with_cas(monkeypatch, tmp_path):
+    """--cas on a finished run trains nothing more and adds each checkpoint's CAS (on 500
+    generated digits here, not 60,000, to keep the test short)."""
+    from model_pkg.eval import metrics
+
+    workdir = str(tmp_path / "run")
+    first = screen.screen(workdir, steps=1, every=1, preset="seed", overrides={"batch_size": 8},
+                          log=lambda *_: None)
+    assert "cas" not in first[0]
+    monkeypatch.setattr(metrics, "CAS_PER_LABEL", 50)
+    assert screen.main([workdir, "--steps", "1", "--every", "1", "--preset", "seed",
+                        "--set", "batch_size=8", "--cas"]) == 0
+    again = json.loads((tmp_path / "run" / "screen.json").read_text())["checkpoints"]
+    assert [row["step"] for row in again] == [1]
+    assert again[0]["frechet_ratio"] == first[0]["frechet_ratio"]   # the same checkpoint
+    assert 0 <= again[0]["cas"] <= 1
+    assert again[0]["cas_gap_points"] == pytest.approx(
+        100 * (again[0]["real_trained_accuracy"] - again[0]["cas"]), abs=1e-3)
+
+
 @pytest.mark.parametrize("args, named", [(["--set", "nope=1"], "nope=1"),
                                          (["--every", "0"], "--every=0: must be an integer >= 1"),
                                          (["--steps", "-5"], "--steps=-5")])

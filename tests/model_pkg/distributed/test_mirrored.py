@@ -91,6 +91,7 @@ def test_the_default_preset_in_bfloat16_trains_on_two_replicas(objective, tmp_pa
     """The default preset's bfloat16 and its objectives (projection's Embedding gradient is
     sparse) under MirroredStrategy: 2 steps, finite losses, a chief's checkpoint of 2 replicas."""
     config = dataclasses.replace(config_lib.DEFAULT, objective=objective, batch_size=8,
+                                 compute_dtype="bfloat16",   # "auto" may be float32 here
                                  steps=2, checkpoint_every=2, log_every=1, sample_every=2)
     out = run_worker("train-2cpu", str(tmp_path), config.to_json(), "mirrored")
     assert out["step"] == 2
