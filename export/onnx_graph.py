@@ -9,9 +9,11 @@ arithmetic on the weights (only float rounding differs), tested one by one
 against TensorFlow in tests/export/test_onnx_graph.py:
 
 1. one_hot(label) @ W_label + b  ->  Gather(rows of W_label + b, label): a table
-   lookup, of a label checked first (_input_check_nodes): ONNX counts negative
+   lookup, of a label checked first (onnx_input_checks.py): ONNX counts negative
    indices from the end, so the lookup alone would draw a 9 for label -1.
-2. inference BatchNorm after Dense/Conv -> folded into their weights and bias.
+2. inference BatchNorm after Dense/Conv -> folded into their weights and bias; a
+   class-conditional one (config.g_conditional_bn) folds its fixed normalisation and
+   keeps gamma[label], beta[label] as lookups, a Mul and an Add (onnx_label_norm.py).
 3. the Dense columns permuted from Keras' HWC order to CHW, so the reshape to
    NCHW needs no Transpose.
 4. stride-1 'same' ConvTranspose -> Conv with the kernel flipped in space and
@@ -46,22 +48,20 @@ Multiply-adds per image: Gemm 313,600, phase convs 3,211,264, last convs 802,816
 import numpy as np
 
 from model_pkg import contract
-from model_pkg.validation import LABEL_RULE, NOISE_RULE
+from model_pkg.export import onnx_input_checks as input_checks
+from model_pkg.export import onnx_label_norm as label_norm
 
 _GRID = 7   # the seed generator's 7x7 starting map; its channels are read from the weights
-# BatchNorms with one gamma and beta for every row, which rewrite 2 folds into the weights
-# (a ConditionalBatchNorm's depend on the label).
-_FOLDABLE_BN = ("BatchNormalization", "FusedBatchNormalization")
 
 
 def fold_batchnorm(kernel, bias, bn_layer):
     """(kernel, bias) of a layer followed by inference BatchNorm, folded (float64).
 
-    kernel [..., C_out] (the last axis is the output channel), bias [C_out].
+    kernel [..., C_out] (the last axis is the output channel), bias [C_out]. A
+    ConditionalBatchNorm folds its fixed normalisation only (export/onnx_label_norm.py).
     """
-    gamma, beta, mean, var = (np.asarray(w, np.float64) for w in bn_layer.get_weights())
-    scale = gamma / np.sqrt(var + bn_layer.epsilon)
-    return kernel * scale, (bias - mean) * scale + beta
+    scale, shift = label_norm.fixed_affine(bn_layer)
+    return kernel * scale, bias * scale + shift
 
 
 def hwc_to_chw_columns(height, width, channels):
@@ -167,6 +167,9 @@ def generator_weights(generator):
         "label_table": kernel[:contract.NUM_CLASSES] + bias,          # rewrite 1
         "noise_kernel": kernel[contract.NUM_CLASSES:],
     }
+    for name, columns in (("dense_bn", order), ("convt1_bn", None)):  # conditional BN only
+        label_norm.add_tables(weights, name,
+                              label_norm.label_tables(generator.get_layer(name), columns))
     for name, bn_name, scale in (("convt1", "convt1_bn", 1.0), ("convt2", None, 2.0)):
         k, b = (np.asarray(w, np.float64) for w in generator.get_layer(name).get_weights())
         k = transpose_conv_as_conv(k)                                    # rewrite 4
@@ -192,11 +195,12 @@ def check_seed_architecture(generator, config):
         got = tuple(layers[name].get_weights()[0].shape) if name in layers else None
         if got != shape:
             fail(f"generator layer {name!r} has kernel {got}, expected {shape}")
-    for name in ("dense_bn", "convt1_bn"):   # rewrite 2 folds one gamma and beta per channel
-        kind = type(layers[name]).__name__ if name in layers else "missing layer"
-        if kind not in _FOLDABLE_BN:
-            fail(f"generator layer {name!r} is a {kind}, not one of {_FOLDABLE_BN} "
-                 "(rewrite 2 folds a BatchNorm with fixed gamma and beta)")
+    for name in ("dense_bn", "convt1_bn"):   # rewrite 2 folds the fixed normalisation
+        if name not in layers:
+            fail(f"generator layer {name!r} is missing")
+        problem = label_norm.check_foldable(layers[name], name)
+        if problem:
+            fail(problem)
     if config.output_activation != "tanh":
         raise ValueError(f"output_activation {config.output_activation!r}: rewrite 6 needs tanh")
 
@@ -208,24 +212,40 @@ def supports(generator, config):
         check_seed_architecture(generator, config)
     except ValueError as error:
         return False, str(error)
-    return True, f"the seed architecture (7x7x{map_filters(generator)} map), rewritten exactly"
+    kind = ("class-conditional" if label_norm.is_conditional(generator.get_layer("dense_bn"))
+            else "plain")
+    return True, (f"the seed architecture (7x7x{map_filters(generator)} map, {kind} "
+                  "BatchNorm), rewritten exactly")
 
 
-def _phase_convs(inits, name, source, slope):
+def _phase_convs(inits, name, source, slope, rows=None):
     """Nodes of the split phase conv ``name`` (rewrite 5), replacing its 3x3 initializers,
-    and the names of its 4 phase maps."""
+    and the names of its 4 phase maps; ``rows``: (gamma, beta) rows of a conditional BN,
+    applied to each phase map before the activation."""
     from onnx import helper
 
     nodes, outputs = [], []
     weight, bias = inits.pop(f"{name}_w"), inits.pop(f"{name}_b")
     for p, (kernel, b, pads) in enumerate(split_phases(weight, bias, weight.shape[0] // 4)):
         inits[f"{name}_p{p}_w"], inits[f"{name}_p{p}_b"] = kernel, b
-        nodes += [helper.make_node("Conv", [source, f"{name}_p{p}_w", f"{name}_p{p}_b"],
-                                   [f"{name}_p{p}"], pads=pads, kernel_shape=[2, 2]),
-                  helper.make_node("LeakyRelu", [f"{name}_p{p}"], [f"{name}_p{p}_act"],
-                                   alpha=slope)]
+        conv = f"{name}_p{p}"
+        nodes.append(helper.make_node("Conv", [source, f"{conv}_w", f"{conv}_b"], [conv],
+                                      pads=pads, kernel_shape=[2, 2]))
+        if rows:
+            nodes += label_norm.affine_nodes(conv, *rows, f"{conv}_cbn")
+            conv = f"{conv}_cbn"
+        nodes.append(helper.make_node("LeakyRelu", [conv], [f"{name}_p{p}_act"], alpha=slope))
         outputs.append(f"{name}_p{p}_act")
     return nodes, outputs
+
+
+def _label_norm(inits, name, label, spatial):
+    """(nodes, (gamma rows, beta rows)) of BatchNorm ``name`` if it is conditional (its
+    tables are among ``inits``), else ([], None)."""
+    if f"{name}_gamma" not in inits:
+        return [], None
+    nodes, gamma, beta = label_norm.row_nodes(inits, name, label, spatial)
+    return nodes, (gamma, beta)
 
 
 def _summed_phase_convs(inits, name, sources, target):
@@ -251,73 +271,6 @@ def _summed_phase_convs(inits, name, sources, target):
     return nodes
 
 
-def _input_check_nodes(inits):
-    """Nodes that refuse what ONNX can see of a bad input; returns (nodes, checked label).
-
-    ONNX has no assert. Each check reshapes the label to [N + k], k counting what breaks
-    the rule (labels outside 0..9, N = 0, N unequal to the noise's): a Reshape to a size
-    the tensor does not have fails on every execution provider, its shape being checked
-    on the host (a Gather out of bounds fails on the CPU, but ORT's CUDA kernel reads
-    zeros). ORT's error names the node, whose name is the rule. The label flows through
-    the three to the table lookup, so no optimiser drops one and all run before the Gemm.
-    """
-    from onnx import TensorProto, helper
-
-    node, lbl, nz = helper.make_node, contract.LABEL_KEY, contract.NOISE_KEY
-    inits["label_min"] = np.array(contract.LABEL_MIN, np.int32)
-    inits["label_max"] = np.array(contract.LABEL_MAX, np.int32)
-    inits["zero_n"] = np.zeros(1, np.int64)
-    count = TensorProto.INT64
-    return [
-        node("Shape", [lbl], ["label_n"]),
-        node("Shape", [nz], ["noise_n"], start=0, end=1),
-        node("Less", [lbl, "label_min"], ["label_below"]),
-        node("Greater", [lbl, "label_max"], ["label_above"]),
-        node("Or", ["label_below", "label_above"], ["label_outside"]),
-        node("Cast", ["label_outside"], ["label_outside_n"], to=count),
-        node("ReduceSum", ["label_outside_n"], ["label_bad"], keepdims=1),
-        node("Add", ["label_n", "label_bad"], ["range_shape"]),
-        node("Reshape", [lbl, "range_shape"], ["label_in_range"],
-             name=f"{lbl}: {LABEL_RULE} (range)"),
-        node("Equal", ["label_n", "zero_n"], ["label_empty"]),
-        node("Cast", ["label_empty"], ["label_empty_n"], to=count),
-        node("Add", ["label_n", "label_empty_n"], ["empty_shape"]),
-        node("Reshape", ["label_in_range", "empty_shape"], ["label_nonempty"],
-             name=f"{lbl}: {LABEL_RULE} (N = 0)"),
-        node("Equal", ["label_n", "noise_n"], ["n_same"]),
-        node("Not", ["n_same"], ["n_differs"]),
-        node("Cast", ["n_differs"], ["n_differs_n"], to=count),
-        node("Add", ["label_n", "n_differs_n"], ["same_n_shape"]),
-        node("Reshape", ["label_nonempty", "same_n_shape"], ["label_checked"],
-             name=f"{nz}: {NOISE_RULE} (N differs)"),
-    ], "label_checked"
-
-
-def _noise_clip_nodes(inits, target):
-    """Nodes of export/signature.py's clip_noise: each value clipped to +-NOISE_CLIP,
-    then each row scaled by min(1, NOISE_NORM_CLIP / its L2 norm); result ``target``."""
-    from onnx import helper
-
-    node, nz = helper.make_node, contract.NOISE_KEY
-    inits["noise_min"] = np.array(-contract.NOISE_CLIP, np.float32)
-    inits["noise_max"] = np.array(contract.NOISE_CLIP, np.float32)
-    inits["noise_norm_max"] = np.array(contract.NOISE_NORM_CLIP, np.float32)
-    inits["one_f"] = np.array(1.0, np.float32)
-    return [
-        # The contract lets raw model.onnx answer NaN pixels for NaN or Inf noise, nothing
-        # else: x - x is 0 for finite x and NaN for +-Inf, so Inf is not clipped into a digit.
-        node("Sub", [nz, nz], ["noise_zero_or_nan"]),
-        node("Clip", [nz, "noise_min", "noise_max"], ["noise_clip_only"]),
-        node("Add", ["noise_clip_only", "noise_zero_or_nan"], ["noise_values_clipped"]),
-        node("ReduceSumSquare", ["noise_values_clipped"], ["noise_norm2"], axes=[1],
-             keepdims=1),
-        node("Sqrt", ["noise_norm2"], ["noise_norm"]),
-        node("Div", ["noise_norm_max", "noise_norm"], ["noise_scale_raw"]),
-        node("Min", ["one_f", "noise_scale_raw"], ["noise_scale"]),
-        node("Mul", ["noise_values_clipped", "noise_scale"], [target]),
-    ]
-
-
 def build_model(generator, config, opset):
     """The rewritten generator as an onnx.ModelProto (inputs label, noise; output images)."""
     import onnx
@@ -328,15 +281,20 @@ def build_model(generator, config, opset):
     inits["chw_shape"] = np.array([-1, map_filters(generator), _GRID, _GRID], np.int64)
     inits["images_shape"] = np.array([-1, *contract.IMAGE_SHAPE], np.int64)
     slope = float(config.leaky_slope)
-    check_nodes, label_row = _input_check_nodes(inits)
-    phase_nodes, phase_maps = _phase_convs(inits, "convt1", "map7", slope)
+    check_nodes, label_row = input_checks.input_check_nodes(inits)
+    dense_rows_nodes, dense_rows = _label_norm(inits, "dense_bn", label_row, spatial=False)
+    map_rows_nodes, map_rows = _label_norm(inits, "convt1_bn", label_row, spatial=True)
+    phase_nodes, phase_maps = _phase_convs(inits, "convt1", "map7", slope, map_rows)
     node = helper.make_node
+    dense = "dense_cbn" if dense_rows else "dense"
     nodes = [
         *check_nodes,
         node("Gather", ["label_table", label_row], ["label_rows"], axis=0),
-        *_noise_clip_nodes(inits, "noise_clipped"),
+        *input_checks.noise_clip_nodes(inits, "noise_clipped"),
         node("Gemm", ["noise_clipped", "noise_kernel", "label_rows"], ["dense"]),
-        node("LeakyRelu", ["dense"], ["dense_act"], alpha=slope),
+        *dense_rows_nodes, *map_rows_nodes,
+        *(label_norm.affine_nodes("dense", *dense_rows, dense) if dense_rows else []),
+        node("LeakyRelu", [dense], ["dense_act"], alpha=slope),
         node("Reshape", ["dense_act", "chw_shape"], ["map7"]),
         *phase_nodes,
         *_summed_phase_convs(inits, "convt2", phase_maps, "conv2"),
