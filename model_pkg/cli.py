@@ -85,7 +85,8 @@ def _baseline(text):
 
 
 # subcommand -> the module that defines its flags (add_arguments) and runs it (run).
-_MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report"}
+_MODULE_TOOLS = {"screen": "model_pkg.screen", "report": "model_pkg.eval.report",
+                 "missing": "model_pkg.eval.missing"}
 # model-pkg bench SECTION: one measurement of the suite on its own, with its own flags.
 _BENCH_SECTIONS = {"preset-time": "model_pkg.benchmarks.preset_time",
                    "train-speed": "model_pkg.benchmarks.train_speed",

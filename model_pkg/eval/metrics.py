@@ -40,7 +40,7 @@ def frechet_distance(a, b):
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
-def _sq_dists(a, b):
+def sq_dists(a, b):
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0)
 
 
@@ -52,8 +52,8 @@ def coverage(real, fake, k=_COVERAGE_K, chunk=2_000):
     for start in range(0, len(real), chunk):
         block = real[start:start + chunk]
         # k+1: the nearest real neighbour of a real point is itself.
-        radii[start:start + chunk] = np.sort(_sq_dists(block, real), axis=1)[:, k]
-        nearest_fake[start:start + chunk] = _sq_dists(block, fake).min(axis=1)
+        radii[start:start + chunk] = np.sort(sq_dists(block, real), axis=1)[:, k]
+        nearest_fake[start:start + chunk] = sq_dists(block, fake).min(axis=1)
     return float(np.mean(nearest_fake < radii))
 
 

@@ -60,7 +60,7 @@ def test_help_lists_the_contract_commands():
 
 def test_every_tool_is_a_subcommand():
     out = _cli("--help")
-    for command in ("screen", "report", "gpu-check"):
+    for command in ("screen", "report", "missing", "gpu-check"):
         assert command in out.stdout
         usage = _cli(command, "--help")
         assert usage.returncode == 0 and f"usage: model-pkg {command}" in usage.stdout
