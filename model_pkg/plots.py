@@ -89,7 +89,7 @@ def save_entropy_chart(path, real, generated):
 
 
 def save_missing_styles(path, found, title):
-    """Per label (rows): real test digits no generated digit is near, each beside its nearest
+    """Per label (rows): real test digits no generated digit covers, each beside its nearest
     generated digit (model_pkg/eval/missing.py's ``found``), and the label's uncovered share."""
     import matplotlib
     matplotlib.use("Agg")
@@ -101,14 +101,15 @@ def save_missing_styles(path, found, title):
                                             np.full_like(pairs[:, j, 0], 0.25)], axis=2)
                             for j in range(per)], axis=2)   # real | generated | gap, per pair
     canvas = np.concatenate(list(cells), axis=0)            # [10 * 28, M * 84]
-    fig, axis = plt.subplots(figsize=(1.1 * per + 1.6, 6.6))
+    fig, axis = plt.subplots(figsize=(1.25 * per + 1.6, 4.4))
     axis.imshow(canvas, cmap="gray", vmin=0, vmax=1)
     axis.set_yticks(np.arange(rows) * 28 + 14)
     axis.set_yticklabels([f"{d}: {s:.0%} missed" for d, s in
                           enumerate(found["uncovered_share"])], fontsize=8)
     axis.set_xticks(np.arange(per) * 84 + 28)
     axis.set_xticklabels(["real | nearest generated"] * per, fontsize=6)
-    axis.set_title(f"Real digits farthest from every generated one\n{title}", fontsize=9)
+    axis.set_title(f"Real digits no generated digit covers (farthest out first)\n{title}",
+                   fontsize=9)
     fig.tight_layout()
     _save_figure(path, fig, plt)
 

@@ -4,9 +4,9 @@
 
 Coverage (metrics.coverage) counts a real test digit as covered when a generated digit lies
 inside its 5-nearest-real-neighbour radius in the evaluator's feature space. This draws, per
-label, the real test digits farthest outside that radius (distance to the nearest generated
-digit over the radius: 1 is the edge), each beside that nearest generated digit, with the
-label's uncovered share. WORKDIR: a training or screen workdir (its newest checkpoint).
+label, real test digits outside that radius, spread from the farthest out (distance to the
+nearest generated digit over the radius; 1 is the edge) to the edge, each beside that
+nearest generated digit, with the label's uncovered share. WORKDIR: a training or screen workdir (its newest checkpoint).
 """
 
 import argparse
@@ -36,7 +36,12 @@ def uncovered(real, fake, k=5, chunk=2_000):
 def missing_styles(real_images, real_labels, real_features, fake_images, fake_features,
                    per_label=6):
     """{"pairs": float [10, per_label, 2, 28, 28] (real digit, nearest generated digit),
-    "how_far": [10, per_label], "uncovered_share": [10]}; real digits farthest out first."""
+    "how_far": [10, per_label], "uncovered_share": [10]}.
+
+    Per label, ``per_label`` of its uncovered real digits, spread evenly from the farthest
+    out to the nearest the edge (the farthest alone are mostly typical digits in dense
+    regions, whose radius is tiny); blank pairs (how_far 0) where fewer are uncovered.
+    """
     how_far, nearest = uncovered(real_features, fake_features)
     pairs = np.zeros((contract.NUM_CLASSES, per_label, 2, 28, 28), np.float32)
     far = np.zeros((contract.NUM_CLASSES, per_label))
@@ -44,8 +49,10 @@ def missing_styles(real_images, real_labels, real_features, fake_images, fake_fe
     for digit in range(contract.NUM_CLASSES):
         mine = np.flatnonzero(real_labels == digit)
         share.append(float(np.mean(how_far[mine] > 1)))
-        worst = mine[np.argsort(-how_far[mine])[:per_label]]
-        for j, i in enumerate(worst):
+        out = mine[how_far[mine] > 1]
+        out = out[np.argsort(-how_far[out], kind="stable")]
+        picks = np.unique(np.linspace(0, len(out) - 1, per_label).round().astype(int))
+        for j, i in enumerate(out[picks] if len(out) else []):
             pairs[digit, j, 0] = real_images[i].reshape(28, 28)
             pairs[digit, j, 1] = fake_images[nearest[i]].reshape(28, 28)
             far[digit, j] = how_far[i]
