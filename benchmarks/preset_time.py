@@ -6,8 +6,8 @@ Builds the package's step for the seed preset, the default and the default with 
 other objective or generator option, times ``--steps`` steps of each in turn per round
 (seed, default, ..., seed, default, ... : these machines drift), and prints per preset its
 steps/s per round and the time its full run (``config.steps``) takes against the seed's
-10,000 steps, from the median of the per-round ratios. The quality target "no longer than the seed" is read
-here (docs/quality.md).
+10,000 steps, from the median of the per-round ratios. The quality target "no longer than
+the seed" is read here (docs/quality.md).
 """
 
 import argparse

@@ -117,8 +117,8 @@ _POSITIVE_INTS = ("g_filters", "batch_size", "checkpoint_every", "keep_checkpoin
                   "log_every", "sample_every")
 _POSITIVE_FLOATS = ("g_learning_rate", "d_learning_rate", "bn_epsilon")
 _UNIT_FLOATS = ("adam_beta1", "adam_beta2", "bn_momentum")   # in [0, 1)
-_ACTIVATIONS = ("tanh",)
-_COMPUTE_DTYPES = ("float32", "bfloat16", "auto")   # export maps tanh's [-1, 1] to the contract's [0, 1]
+_ACTIVATIONS = ("tanh",)   # export maps tanh's [-1, 1] to the contract's [0, 1]
+_COMPUTE_DTYPES = ("float32", "bfloat16", "auto")   # "auto": model_pkg/machine.py
 _BOOLS = ("fused_batchnorm", "phase_upsampling", "g_conditional_bn")
 
 

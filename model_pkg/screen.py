@@ -41,7 +41,8 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print, c
         row = {"step": step} | measure(gan.generator)
         log(json.dumps(row))
         rows.append(row)
-    report = {"config": config_lib.load_saved_config(workdir).to_dict(),   # "auto" settled "train_wall_seconds": result.wall_seconds,
+    saved = config_lib.load_saved_config(workdir)   # compute_dtype "auto" settled
+    report = {"config": saved.to_dict(), "train_wall_seconds": result.wall_seconds,
               "checkpoints": rows}
     with open(os.path.join(workdir, "screen.json"), "w") as handle:
         json.dump(report, handle, indent=2)

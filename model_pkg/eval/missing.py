@@ -6,7 +6,8 @@ Coverage (metrics.coverage) counts a real test digit as covered when a generated
 inside its 5-nearest-real-neighbour radius in the evaluator's feature space. This draws, per
 label, real test digits outside that radius, spread from the farthest out (distance to the
 nearest generated digit over the radius; 1 is the edge) to the edge, each beside that
-nearest generated digit, with the label's uncovered share. WORKDIR: a training or screen workdir (its newest checkpoint).
+nearest generated digit, with the label's uncovered share. WORKDIR: a training or screen
+workdir (its newest checkpoint).
 """
 
 import argparse

@@ -19,6 +19,7 @@ def test_screen_measures_every_checkpoint(tmp_path):
     assert [json.loads(line) for line in lines] == rows
     report = json.loads((tmp_path / "run" / "screen.json").read_text())
     assert report["checkpoints"] == rows and report["config"]["batch_size"] == 8
+    assert report["train_wall_seconds"] > 0 and report["config"]["compute_dtype"] == "float32"
 
 
 def test_a_finished_screen_measures_again_with_cas(monkeypatch, tmp_path):
