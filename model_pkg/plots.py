@@ -106,10 +106,9 @@ def save_missing_styles(path, found, title):
     axis.set_yticks(np.arange(rows) * 28 + 14)
     axis.set_yticklabels([f"{d}: {s:.0%} missed" for d, s in
                           enumerate(found["uncovered_share"])], fontsize=8)
-    axis.set_xticks(np.arange(per) * 84 + 28)
-    axis.set_xticklabels(["real | nearest generated"] * per, fontsize=6)
-    axis.set_title(f"Real digits no generated digit covers (farthest out first)\n{title}",
-                   fontsize=9)
+    axis.set_xticks([])
+    axis.set_title("Real digits no generated digit covers, farthest out first; each pair: "
+                   f"real | nearest generated\n{title}", fontsize=9)
     fig.tight_layout()
     _save_figure(path, fig, plt)
 
