@@ -63,6 +63,8 @@ def resolve_config(workdir, preset=None, **overrides):
     base = saved if (saved is not None and preset is None) else get_preset(preset or "default")
     config = dataclasses.replace(base, **overrides)
     if saved is not None:
+        if config.compute_dtype == "auto":   # a run keeps the dtype it started in
+            config = dataclasses.replace(config, compute_dtype=saved.compute_dtype)
         check_compatible(saved, config, workdir)
     return config
 
