@@ -52,17 +52,10 @@ def screen(workdir, steps, every, preset="default", overrides=None, log=print, c
 def _measurer(cas=False):
     """generator -> its quality metrics (rounded), as the export gate measures them, with CAS
     when asked (model_pkg.eval.measure_quality keeps the real digits' reference between calls)."""
-    import numpy as np
-
-    from model_pkg.eval import measure_quality
+    from model_pkg.eval import keras_generate, measure_quality
 
     def measure(generator):
-        def generate(labels, noise):   # tanh [-1, 1] -> the contract's [0, 1]
-            images = generator((np.asarray(labels, np.int32), np.asarray(noise, np.float32)),
-                               training=False)
-            return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
-
-        metrics = measure_quality(generate, cas=cas, log=lambda *_: None)
+        metrics = measure_quality(keras_generate(generator), cas=cas, log=lambda *_: None)
         metrics.pop("evaluator")
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 

@@ -62,9 +62,8 @@ def resolve_config(workdir, preset=None, **overrides):
     saved = load_saved_config(workdir)
     base = saved if (saved is not None and preset is None) else get_preset(preset or "default")
     config = dataclasses.replace(base, **overrides)
-    if saved is not None:
-        if config.compute_dtype == "auto":   # a run keeps the dtype it started in
-            config = dataclasses.replace(config, compute_dtype=saved.compute_dtype)
+    if saved is not None:   # settled from the saved run alone: no device query before a strategy
+        config = settle_compute_dtype(config, saved)
         check_compatible(saved, config, workdir)
     return config
 

@@ -14,6 +14,19 @@ and the training screens call; ``generate(labels int32 [N], noise float32
 _REFERENCES = {}
 
 
+def keras_generate(generator):
+    """``generate(labels, noise)`` in the contract's [0, 1] of a Keras generator (tanh [-1, 1]),
+    as measure_quality and the coverage picture take it."""
+    import numpy as np
+
+    def generate(labels, noise):
+        images = generator((np.asarray(labels, np.int32), np.asarray(noise, np.float32)),
+                           training=False)
+        return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+    return generate
+
+
 def measure_quality(generate, cas=False, log=print):
     """The fast metrics (and CAS when asked) of ``generate`` on fixed inputs, as a dict."""
     from model_pkg import data

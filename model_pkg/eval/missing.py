@@ -64,7 +64,7 @@ def measure(generator, per_label=6):
     """missing_styles of a Keras generator (tanh output) on the evaluation inputs."""
     from model_pkg import data
     from model_pkg.eval import classifier as evaluator
-    from model_pkg.eval import metrics
+    from model_pkg.eval import keras_generate, metrics
     from model_pkg.paths import evaluator_dir
 
     mnist = data.load_mnist()
@@ -72,11 +72,7 @@ def measure(generator, per_label=6):
     real = evaluator.to_unit(mnist.x_test)
     _, real_features, _ = evaluator.predict(classifier, real)
     labels, noise = metrics.eval_inputs()
-
-    def generate(lbl, nz):
-        return (np.asarray(generator((lbl, nz), training=False), np.float32) + 1) / 2
-
-    fake = metrics.generate_all(generate, labels, noise)
+    fake = metrics.generate_all(keras_generate(generator), labels, noise)
     _, fake_features, _ = evaluator.predict(classifier, fake)
     return missing_styles(real, mnist.y_test, real_features, fake, fake_features, per_label)
 
