@@ -3,7 +3,7 @@
     model-pkg preset-time [--rounds 5] [--steps 150]
 
 Builds the package's step for the seed preset, the default and the default with each
-other objective or generator option, times ``--steps`` steps of each in turn per round
+other objective, times ``--steps`` steps of each in turn per round
 (seed, default, ..., seed, default, ... : these machines drift), and prints per preset its
 steps/s per round and the time its full run (``config.steps``) takes against the seed's
 10,000 steps, from the median of the per-round ratios. The quality target "no longer than
@@ -17,8 +17,7 @@ import statistics
 
 
 def candidates():
-    """{name: TrainConfig}: the two presets, the default with each other objective and with
-    each generator option of issue 27 (class-conditional BatchNorm)."""
+    """{name: TrainConfig}: the two presets and the default with each other objective."""
     from model_pkg import config as config_lib
 
     found = {"seed": config_lib.SEED, "default": config_lib.DEFAULT}
@@ -26,8 +25,6 @@ def candidates():
         if objective != config_lib.DEFAULT.objective:
             found[f"default, objective={objective}"] = dataclasses.replace(
                 config_lib.DEFAULT, objective=objective)
-    found["default, g_conditional_bn"] = dataclasses.replace(config_lib.DEFAULT,
-                                                             g_conditional_bn=True)
     return found
 
 

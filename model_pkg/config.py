@@ -159,18 +159,20 @@ def _validate(cfg):
 # The seed report's model and training, exactly (see README, "Architecture").
 SEED = TrainConfig(preset="seed")
 
-# The package default: the seed's networks, a projection discriminator with the
-# hinge loss (the K+1 loss pulls every digit towards its most typical form, so its
-# digits were far more certain to the evaluator than real ones), trained in
-# bfloat16 where the hardware has it ("auto": emulated bfloat16 is slower than
-# float32), with fused training-mode BatchNorm and G's output conv as phase
+# The package default: the seed's networks with class-conditional BatchNorm in G (the
+# label shapes every layer, as in the projection cGAN's own generator), a projection
+# discriminator with the hinge loss (the K+1 loss pulls every digit towards its most
+# typical form, so its digits were far more certain to the evaluator than real ones),
+# trained in bfloat16 where the hardware has it ("auto": emulated bfloat16 is slower
+# than float32), with fused training-mode BatchNorm and G's output conv as phase
 # convolutions (the same functions, faster), a slower discriminator and a faster
-# generator. Why each choice, measured: docs/quality.md and docs/speed.md; EMA, TTUR,
-# minibatch stddev, feature matching, mode seeking, spectral or no normalisation in
-# D did not beat it and were removed (RETIRED above).
+# generator, for as many steps as fit in the seed's training time. Why each choice,
+# measured: docs/quality.md and docs/speed.md; EMA, TTUR, minibatch stddev, feature
+# matching, mode seeking, spectral or no normalisation in D did not beat it and were
+# removed (RETIRED above).
 DEFAULT = TrainConfig(preset="default", compute_dtype="auto", d_learning_rate=1e-4,
-                      g_learning_rate=8e-4, steps=12_000, objective="projection_hinge",
-                      fused_batchnorm=True, phase_upsampling=True)
+                      g_learning_rate=8e-4, steps=10_000, objective="projection_hinge",
+                      g_conditional_bn=True, fused_batchnorm=True, phase_upsampling=True)
 
 PRESETS = {"seed": SEED, "default": DEFAULT}
 

@@ -1,5 +1,6 @@
-"""G's screening options (config.g_filters, config.g_conditional_bn): tables pinned, the
-presets' generators untouched, the conditional BatchNorm's function, config errors."""
+"""G's options (config.g_filters, config.g_conditional_bn): tables pinned, the seed preset's
+generator untouched, the default's conditional, the conditional BatchNorm's function, config
+errors."""
 
 import dataclasses
 
@@ -27,16 +28,17 @@ SEED_WEIGHT_PATHS = [f"{layer}/{name}" for layer, names in (
     ("convt2", ("kernel", "bias"))) for name in names]
 
 
-@pytest.mark.parametrize("preset", ["seed", "default"])
-def test_presets_build_the_seed_generator(preset):
-    generator = networks.build_generator(config_lib.get_preset(preset))
+def test_the_seed_preset_builds_the_seed_generator():
+    generator = networks.build_generator(config_lib.SEED)
     assert networks.parameter_table(generator) == SEED_GENERATOR
     assert [w.path for w in generator.weights] == SEED_WEIGHT_PATHS
     assert not any(isinstance(layer, ConditionalBatchNorm) for layer in generator.layers)
 
 
-def test_conditional_bn_generator_table_is_pinned():
-    cfg = dataclasses.replace(config_lib.SEED, g_conditional_bn=True)
+@pytest.mark.parametrize("preset", ["seed+g_conditional_bn", "default"])
+def test_conditional_bn_generator_table_is_pinned(preset):
+    cfg = (config_lib.DEFAULT if preset == "default"
+           else dataclasses.replace(config_lib.SEED, g_conditional_bn=True))
     generator = networks.build_generator(cfg)
     assert networks.parameter_table(generator) == CONDITIONAL_GENERATOR
     assert generator.count_params() == 456_001

@@ -101,9 +101,10 @@ def test_the_default_preset_in_bfloat16_trains_on_two_replicas(objective, tmp_pa
 
 
 def test_conditional_batchnorm_trains_synchronized_on_two_replicas(tmp_path):
-    """config.g_conditional_bn under MirroredStrategy (the inner BatchNorms synchronized, the
-    gamma and beta tables' gradients sparse), with the default preset's fused BatchNorm."""
-    config = dataclasses.replace(config_lib.DEFAULT, g_conditional_bn=True, batch_size=8,
+    """The default preset's class-conditional, fused BatchNorm in G under MirroredStrategy (the
+    inner BatchNorms synchronized, the gamma and beta tables' gradients sparse)."""
+    assert config_lib.DEFAULT.g_conditional_bn
+    config = dataclasses.replace(config_lib.DEFAULT, batch_size=8,
                                  steps=2, checkpoint_every=2, log_every=1, sample_every=2)
     out = run_worker("train-2cpu", str(tmp_path), config.to_json(), "mirrored")
     assert out["step"] == 2
