@@ -68,10 +68,8 @@ def test_an_auto_run_saves_the_dtype_it_chose_and_trains_in_it(monkeypatch, tiny
 def test_the_command_line_resumes_an_auto_run_with_its_saved_dtype(tmp_path):
     """``model-pkg train --preset default`` on a workdir whose run settled on float32 (what
     every restarted multi-worker trainer does) resumes it instead of refusing "auto"."""
-    saved = dataclasses.replace(config_lib.DEFAULT, compute_dtype="float32")
-    (tmp_path / "config.json").write_text(saved.to_json())
     for dtype in ("float32", "bfloat16"):
-        saved = dataclasses.replace(saved, compute_dtype=dtype)
+        saved = dataclasses.replace(config_lib.DEFAULT, compute_dtype=dtype)
         (tmp_path / "config.json").write_text(saved.to_json())
         assert resolve_config(str(tmp_path), preset="default").compute_dtype == dtype
         assert resolve_config(str(tmp_path)).compute_dtype == dtype
